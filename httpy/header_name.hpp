@@ -1,0 +1,19 @@
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace httpy {
+
+/// Go's canonical form of a header name (`textproto.CanonicalMIMEHeaderKey`): the first letter
+/// and every letter after a hyphen upper-case, the rest lower-case (`x-sleep` -> `X-Sleep`).
+/// A name holding a character that is not a token character is returned unchanged, as Go does.
+std::string canonical_header_name(std::string_view name);
+
+/// True when `name` is a non-empty HTTP token (RFC 9110 `tchar`s only).
+bool is_header_token(std::string_view name) noexcept;
+
+/// True when `value` contains CR, LF or NUL, which would let it inject headers.
+bool has_forbidden_header_chars(std::string_view value) noexcept;
+
+} // namespace httpy

@@ -1,0 +1,32 @@
+#pragma once
+
+#include "httpy/fields.hpp"
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace httpy {
+
+/// Decodes `%XX` escapes in a path ('+' stays '+'). nullopt on a malformed escape (`%`
+/// not followed by two hex digits).
+std::optional<std::string> percent_decode_path(std::string_view path);
+
+/// Parses a query string the way Go's `url.ParseQuery` does: pairs split on '&', key and value
+/// split on the first '=', '+' is a space, percent-escapes decoded, a repeated key collects
+/// every value in order, a key with no '=' gets "", empty pairs are skipped. nullopt when an
+/// escape is malformed or a pair contains ';' (Go rejects those since 1.17).
+std::optional<fields> parse_query(std::string_view query);
+
+/// A request target split into its decoded path and parsed query.
+struct parsed_target {
+    std::string path;
+    fields query;
+};
+
+/// Splits an origin-form target (`/path?query`) at the first '?' and decodes both parts.
+/// nullopt when the target does not start with '/', contains a control character (bytes below
+/// 0x20, or 0x7f), or holds a malformed escape.
+std::optional<parsed_target> parse_target(std::string_view target);
+
+} // namespace httpy

@@ -1,0 +1,22 @@
+#pragma once
+
+#include <pybind11/pytypes.h>
+
+#include "httpy/response.hpp"
+
+#include <string_view>
+
+namespace httpy::marshal {
+
+/// Converts a request handler's result to a response, accepting exactly what SPEC.md accepts:
+/// a 3-item sequence (status: int in 100..599, not bool; body: str (UTF-8, surrogateescape) or
+/// bytes/bytearray/memoryview; headers: None or dict[str, list[str] | str]). Header names must
+/// be HTTP tokens; names and values containing CR, LF or NUL are refused.
+///
+/// `function` names the handler in messages.
+/// Requires: GIL held.
+/// Throws: conversion_error naming the location and the types, e.g.
+/// `go_request returned headers["X-Test"][0] of type int; expected str`.
+response response_from_python(pybind11::handle result, std::string_view function = "go_request");
+
+} // namespace httpy::marshal
