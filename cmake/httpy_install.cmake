@@ -2,7 +2,7 @@
 include(GNUInstallDirs)
 include(CMakePackageConfigHelpers)
 
-install(TARGETS httpy httpy_core httpy_marshal httpy_server httpy_cli
+install(TARGETS httpy httpy_core httpy_marshal httpy_runtime httpy_server httpy_cli
         EXPORT httpy-targets
         ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
         RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})

@@ -8,8 +8,9 @@
 
 namespace httpy {
 
-/// Decodes `%XX` escapes in a path ('+' stays '+'). nullopt on a malformed escape (`%`
-/// not followed by two hex digits).
+/// Decodes `%XX` escapes in a path the way Go's `url.PathUnescape` does ('+' stays '+').
+/// nullopt on a malformed escape (`%` not followed by two hex digits) and, unlike Go, on an
+/// escape that decodes to NUL (`%00`): a NUL in a path is a classic truncation attack.
 std::optional<std::string> percent_decode_path(std::string_view path);
 
 /// Parses a query string the way Go's `url.ParseQuery` does: pairs split on '&', key and value
@@ -24,9 +25,11 @@ struct parsed_target {
     fields query;
 };
 
-/// Splits an origin-form target (`/path?query`) at the first '?' and decodes both parts.
-/// nullopt when the target does not start with '/', contains a control character (bytes below
-/// 0x20, or 0x7f), or holds a malformed escape.
+/// Splits an origin-form target (`/path?query`) at the first '?' and decodes both parts
+/// (`percent_decode_path`, `parse_query`). nullopt when the target does not start with '/'
+/// (so `*` and absolute-form targets are refused), contains a control byte (below 0x20, or
+/// 0x7f), a space or a '#' (a fragment is never part of a request target), holds a malformed
+/// escape, or its path decodes to a NUL. A `%00` in the query is kept, as Go keeps it.
 std::optional<parsed_target> parse_target(std::string_view target);
 
 } // namespace httpy

@@ -1,0 +1,105 @@
+#pragma once
+
+#include "httpy/request.hpp"
+#include "httpy/response.hpp"
+
+#include <boost/asio/any_completion_handler.hpp>
+#include <boost/asio/async_result.hpp>
+#include <boost/system/error_code.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <string>
+
+namespace pybind11 {
+class object;
+}
+
+namespace httpy {
+
+class executor;
+
+namespace detail {
+void set_request_handler(executor& ex, pybind11::object handler, std::string name);
+}
+
+/// How an executor runs Python.
+struct executor_options {
+    /// Long-lived Python threads; at most this many synchronous handlers run (or block) at once.
+    std::size_t threads = 4;
+    /// Calls that may wait for a thread; one more completes at once as `call_error::overloaded`.
+    std::size_t queue_limit = 1024;
+    /// A handler still running after this long gets TimeoutError raised inside it and its call
+    /// completes as `call_error::timed_out`. Zero: no timeout.
+    std::chrono::milliseconds handler_timeout{30'000};
+    /// A running call that has held its thread this long is presumed blocked (sleep, I/O), and
+    /// an idle thread starts taking queued calls beside it. Below this, one thread runs queued
+    /// calls back to back, so the GIL does not change hands per call.
+    std::chrono::microseconds blocked_after{1'000};
+    /// Hand the request body to Python as `bytes` instead of `str`.
+    bool body_as_bytes = false;
+};
+
+/// The signature a call completes with: the response to send, and why it is not the handler's
+/// own (empty on success; see `call_error`).
+using call_signature = void(boost::system::error_code, response);
+using call_handler = boost::asio::any_completion_handler<call_signature>;
+
+/// The scoped GIL executor: runs a Python request handler on a fixed pool of long-lived Python
+/// threads.
+///
+/// Each thread attaches to the interpreter once and waits for work without the GIL. While calls
+/// are queued, one thread runs them back to back; another joins only when the running call
+/// appears blocked (see `executor_options::blocked_after`), so blocking handlers overlap while
+/// quick ones never hand the GIL over. `async def` handlers run on an asyncio event loop owned
+/// by the executor. Python exceptions, wrong results, timeouts and overload all complete the
+/// call with a response (500, 504, 503) and a logged cause; nothing a handler does stops the
+/// process.
+///
+/// Requires: an `interpreter` outlives the executor.
+class executor {
+public:
+    /// Starts the threads. The handler is set by the Python application (see `app`).
+    explicit executor(executor_options options = {});
+    /// Takes no more calls, lets queued and running ones finish, stops the threads and the
+    /// event loop, and releases every Python object it holds. Never throws.
+    ~executor();
+    executor(const executor&) = delete;
+    executor& operator=(const executor&) = delete;
+
+    /// Runs `setup` with the GIL held on the calling thread and returns when it has. For setup
+    /// work (import, init), never for requests. Exceptions from `setup` propagate.
+    /// Requires: not called from a Python thread of this executor.
+    void run(const std::function<void()>& setup);
+
+    /// Calls the handler with `req`. The completion gets the response (or a 500/503/504 response
+    /// and a `call_error`) on its associated executor; it never runs inside this function.
+    /// Thread-safe.
+    template <class CompletionToken>
+    auto async_call(request req, CompletionToken&& token) {
+        // The request travels inside the initiation, which every token stores by value (a
+        // deferred token such as use_awaitable runs it after this function has returned).
+        return boost::asio::async_initiate<CompletionToken, call_signature>(
+            [this, r = std::move(req)](auto handler) mutable {
+                submit(std::move(r), call_handler(std::move(handler)));
+            },
+            token);
+    }
+
+    /// Takes no more calls: later ones complete as `call_error::stopped`. Queued calls still run.
+    void stop() noexcept;
+
+    /// The options the executor runs with.
+    const executor_options& options() const noexcept;
+
+private:
+    struct state;
+    friend void detail::set_request_handler(executor&, pybind11::object, std::string);
+    void submit(request req, call_handler handler);
+
+    std::unique_ptr<state> state_;
+};
+
+} // namespace httpy

@@ -1,0 +1,106 @@
+#include "httpy/target.hpp"
+
+#include <algorithm>
+#include <utility>
+
+namespace httpy {
+namespace {
+
+int hex_value(char c) noexcept {
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+enum class mode { path, query };
+
+constexpr std::ptrdiff_t max_query_params = 10000;
+
+// Go's url.unescape for encodePathSegment / encodeQueryComponent, plus the NUL refusal for paths.
+std::optional<std::string> unescape(std::string_view in, mode m) {
+    std::string out;
+    out.reserve(in.size());
+    for (std::size_t i = 0; i < in.size(); ++i) {
+        char c = in[i];
+        if (c == '+' && m == mode::query) {
+            out.push_back(' ');
+            continue;
+        }
+        if (c != '%') {
+            out.push_back(c);
+            continue;
+        }
+        if (in.size() - i < 3)
+            return std::nullopt;
+        int hi = hex_value(in[i + 1]);
+        int lo = hex_value(in[i + 2]);
+        if (hi < 0 || lo < 0)
+            return std::nullopt;
+        auto byte = static_cast<char>(hi * 16 + lo);
+        if (byte == '\0' && m == mode::path)
+            return std::nullopt;
+        out.push_back(byte);
+        i += 2;
+    }
+    return out;
+}
+
+// Space and '#' are not control bytes but can never appear in a valid origin-form target.
+bool forbidden_in_target(char c) noexcept {
+    auto u = static_cast<unsigned char>(c);
+    return u <= 0x20 || u == 0x7f || c == '#';
+}
+
+} // namespace
+
+std::optional<std::string> percent_decode_path(std::string_view path) {
+    return unescape(path, mode::path);
+}
+
+std::optional<fields> parse_query(std::string_view query) {
+    // Go's DoS guard (net/url, urlmaxqueryparams): more than 10000 pieces is an error.
+    if (std::count(query.begin(), query.end(), '&') >= max_query_params)
+        return std::nullopt;
+    fields result;
+    while (!query.empty()) {
+        auto amp = query.find('&');
+        auto piece = query.substr(0, amp);
+        query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
+        if (piece.empty())
+            continue;
+        if (piece.find(';') != std::string_view::npos)
+            return std::nullopt;
+        auto eq = piece.find('=');
+        auto key = unescape(piece.substr(0, eq), mode::query);
+        auto value = unescape(eq == std::string_view::npos ? std::string_view{}
+                                                           : piece.substr(eq + 1),
+                              mode::query);
+        if (!key || !value)
+            return std::nullopt;
+        result.add(*key, *value);
+    }
+    return result;
+}
+
+std::optional<parsed_target> parse_target(std::string_view target) {
+    if (target.empty() || target.front() != '/')
+        return std::nullopt;
+    for (char c : target)
+        if (forbidden_in_target(c))
+            return std::nullopt;
+    auto question = target.find('?');
+    auto path = percent_decode_path(target.substr(0, question));
+    if (!path)
+        return std::nullopt;
+    auto query = parse_query(question == std::string_view::npos ? std::string_view{}
+                                                                : target.substr(question + 1));
+    if (!query)
+        return std::nullopt;
+    return parsed_target{std::move(*path), std::move(*query)};
+}
+
+} // namespace httpy

@@ -1,0 +1,68 @@
+#include "marshal/request_to_python.hpp"
+
+#include <pybind11/pybind11.h>
+
+#include <array>
+
+namespace py = pybind11;
+
+namespace httpy::marshal {
+
+namespace {
+
+// Straight C API on this per-request path: pybind11's wrappers add a type check and a
+// conversion per string, and every new reference is owned by a handle the moment it exists.
+template <typename T = py::object>
+T steal_or_throw(PyObject* p) {
+    if (p == nullptr)
+        throw py::error_already_set();
+    return py::reinterpret_steal<T>(p);
+}
+
+py::object decode(std::string_view s) {
+    return steal_or_throw(
+        PyUnicode_DecodeUTF8(s.data(), static_cast<Py_ssize_t>(s.size()), "surrogateescape"));
+}
+
+py::object to_python(const fields::value_list& values) {
+    auto list = steal_or_throw(PyList_New(static_cast<Py_ssize_t>(values.size())));
+    Py_ssize_t i = 0;
+    for (const auto& value : values)
+        // PyList_SET_ITEM steals the reference that release() hands over.
+        PyList_SET_ITEM(list.ptr(), i++, decode(value).release().ptr());
+    return list;
+}
+
+} // namespace
+
+py::dict to_python(const fields& f) {
+    auto dict = steal_or_throw<py::dict>(PyDict_New());
+    for (const auto& [name, values] : f) {
+        auto key = decode(name);
+        auto list = to_python(values);
+        if (PyDict_SetItem(dict.ptr(), key.ptr(), list.ptr()) != 0)
+            throw py::error_already_set();
+    }
+    return dict;
+}
+
+py::object body_to_python(std::string_view body, body_type type) {
+    if (type == body_type::str)
+        return decode(body);
+    return steal_or_throw(
+        PyBytes_FromStringAndSize(body.data(), static_cast<Py_ssize_t>(body.size())));
+}
+
+py::object call_handler(py::handle handler, const request& req, body_type type) {
+    const std::array<py::object, 6> owned{
+        decode(req.method),        decode(req.path),
+        to_python(req.params),     to_python(req.query),
+        to_python(req.headers),    body_to_python(req.body, type),
+    };
+    std::array<PyObject*, 6> args{};
+    for (std::size_t i = 0; i < owned.size(); ++i)
+        args[i] = owned[i].ptr();
+    return steal_or_throw(PyObject_Vectorcall(handler.ptr(), args.data(), args.size(), nullptr));
+}
+
+} // namespace httpy::marshal

@@ -1,0 +1,107 @@
+"""Handlers the C++ tests call through the executor: one behaviour per function."""
+
+import asyncio
+import threading
+import time
+
+calls = 0
+
+
+def echo(method, path, params, query, headers, body):
+    global calls
+    calls += 1
+    return 200, body, {"X-Method": method, "X-Path": path}
+
+
+def sleepy(method, path, params, query, headers, body):
+    time.sleep(float(query["seconds"][0]))
+    return 200, "slept", None
+
+
+async def async_sleepy(method, path, params, query, headers, body):
+    await asyncio.sleep(float(query["seconds"][0]))
+    return 200, "awaited", {}
+
+
+def raises(method, path, params, query, headers, body):
+    raise ValueError("handler failed on purpose")
+
+
+def system_exit(method, path, params, query, headers, body):
+    raise SystemExit(3)
+
+
+def keyboard_interrupt(method, path, params, query, headers, body):
+    raise KeyboardInterrupt
+
+
+def wrong_shape(method, path, params, query, headers, body):
+    return 200, "body", {"X-Test": [1]}
+
+
+def spin(method, path, params, query, headers, body):
+    while True:
+        pass
+
+
+interrupted = 0
+
+
+def spin_or_count(method, path, params, query, headers, body):
+    """`/count` answers how often TimeoutError interrupted a spin; any other path spins."""
+    global interrupted
+    if path == "/count":
+        return 200, str(interrupted), None
+    try:
+        while True:
+            pass
+    except TimeoutError:
+        interrupted += 1
+        raise
+
+
+async def async_raises(method, path, params, query, headers, body):
+    await asyncio.sleep(0)
+    raise RuntimeError("coroutine failed on purpose")
+
+
+async def async_forever(method, path, params, query, headers, body):
+    await asyncio.sleep(3600)
+
+
+# A module-level thread that must keep running between requests (the GIL is free while idle).
+ticks = 0
+
+
+def _tick():
+    global ticks
+    while True:
+        ticks += 1
+        time.sleep(0.01)
+
+
+threading.Thread(target=_tick, daemon=True).start()
+
+
+def read_ticks(method, path, params, query, headers, body):
+    return 200, str(ticks), None
+
+
+def init_routes():
+    return {"/": ["GET"], "/hello/:target": ["GET", "POST"]}
+
+
+def init_inverted():
+    return {"GET": ["/", "/ping"], "POST": ["/hello/:target"]}
+
+
+def init_bad_value():
+    return {"/": "GET"}
+
+
+def init_bad_method():
+    return {"/": ["FETCH"]}
+
+
+def init_raises():
+    raise RuntimeError("init failed on purpose")
