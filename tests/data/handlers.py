@@ -105,3 +105,17 @@ def init_bad_method():
 
 def init_raises():
     raise RuntimeError("init failed on purpose")
+
+
+def reflect(method, path, params, query, headers, body):
+    """Answers with every argument as JSON and the body bytes in X-Body-Hex."""
+    import json
+
+    raw = body.encode("utf-8", "surrogateescape")
+    doc = {"method": method, "path": path, "params": params, "query": query, "headers": headers}
+    return 200, json.dumps(doc, sort_keys=True), {"X-Body-Hex": raw.hex()}
+
+
+def raw_body(method, path, params, query, headers, body):
+    """Answers with the request body unchanged."""
+    return 200, body, None
