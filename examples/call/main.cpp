@@ -1,4 +1,4 @@
-// Example: the smallest program using an installed httpy. Prints the handler's answer.
+// Example: one request through a Python handler from C++, no server. Prints the answer.
 #include <httpy/app.hpp>
 #include <httpy/interpreter.hpp>
 
