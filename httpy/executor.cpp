@@ -11,6 +11,7 @@
 #include "marshal/response_from_python.hpp"
 
 #include <boost/asio/execution.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/prefer.hpp>
 #include <spdlog/spdlog.h>
 
@@ -18,6 +19,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <deque>
+#include <list>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -87,24 +89,29 @@ bool is_awaitable(py::handle result) {
 
 } // namespace
 
-struct __attribute__((visibility("hidden"))) executor::state {
-    struct worker {
-        std::thread thread;
-        unsigned long python_id = 0;
-        call_ptr current;        // guarded by mu
-        clock::time_point started; // guarded by mu
-        bool interrupted = false; // guarded by mu; TimeoutError was raised in `current`
-    };
+// A thread that runs calls: one of the executor's own, or an IO thread running them itself.
+struct slot {
+    unsigned long python_id = 0;
+    bool io = false;
+    call_ptr current;              // guarded by mu
+    clock::time_point started;     // guarded by mu
+    bool interrupted = false;      // guarded by mu; TimeoutError was raised in `current`
+    bool reported_blocked = false; // guarded by mu; `current` counts in blocked_io
+};
 
-    explicit state(executor_options o) : options(o), workers(std::max<std::size_t>(o.threads, 1)) {}
+struct executor::state {
+    explicit state(executor_options o) : options(o) {}
 
     executor_options options;
     std::mutex mu;
     std::condition_variable work_ready;
     std::condition_variable monitor_wake;
     std::deque<call_ptr> queue;
-    std::vector<worker> workers;
+    std::list<slot> slots; // stable addresses: threads keep pointers to their own
+    std::vector<std::thread> threads;
     std::size_t running = 0;
+    std::atomic<std::size_t> blocked_io{0};
+    std::function<void()> io_thread_blocked;
     bool stopping = false;
     bool monitor_idle = false;
     bool monitor_exit = false;
@@ -118,9 +125,14 @@ struct __attribute__((visibility("hidden"))) executor::state {
     std::thread loop_thread;
 
     bool thread_may_take(clock::time_point now) const;
-    call_ptr next_call(worker& w);
-    void finish_call(worker& w);
-    void run_worker(worker& w);
+    bool all_running_blocked(clock::time_point now) const;
+    void start_call(slot& s, call_ptr call);
+    call_ptr next_call(slot& s);
+    void finish_call(slot& s);
+    void run_call(slot& s, const call_ptr& call);
+    void run_worker(slot& s);
+    void run_inline(const call_ptr& call);
+    bool enqueue(call_ptr call, std::unique_lock<std::mutex>& lock);
     outcome call_python(const call_ptr& call);
     void start_coroutine(const call_ptr& call, py::object awaitable);
     void finish_coroutine(pending_call& call, py::handle future);
@@ -128,66 +140,127 @@ struct __attribute__((visibility("hidden"))) executor::state {
     void stop_event_loop();
     void run_monitor();
     std::optional<clock::time_point> monitor_pass(std::unique_lock<std::mutex>& lock);
-    void interrupt(worker& w, const call_ptr& call);
+    void interrupt(slot& s, const call_ptr& call);
 };
 
-// A thread may take a queued call when none is running, or when every running call has held its
-// thread past `blocked_after` (it is sleeping or waiting on I/O, not using the GIL).
-bool executor::state::thread_may_take(clock::time_point now) const {
-    if (running == 0)
-        return true;
-    if (running == workers.size())
-        return false;
-    return std::all_of(workers.begin(), workers.end(), [&](const worker& w) {
-        return !w.current || now - w.started >= options.blocked_after;
+// The IO thread the calling thread is, if any.
+struct executor::io_thread::state {
+    executor::state* owner = nullptr;
+    slot* own = nullptr;
+    boost::asio::any_io_executor io;
+    std::optional<py::gil_scoped_acquire> attached;
+    std::optional<py::gil_scoped_release> released;
+};
+
+namespace {
+thread_local executor::io_thread::state* current_io_thread = nullptr;
+}
+
+bool executor::state::all_running_blocked(clock::time_point now) const {
+    return std::all_of(slots.begin(), slots.end(), [&](const slot& s) {
+        return !s.current || now - s.started >= options.blocked_after;
     });
 }
 
-call_ptr executor::state::next_call(worker& w) {
+// One of the executor's threads may take a queued call when no call is running, or when every
+// running call has held its thread past `blocked_after` (sleeping or waiting on I/O, not using
+// the GIL), and fewer than `threads` run.
+bool executor::state::thread_may_take(clock::time_point now) const {
+    if (running == 0)
+        return true;
+    return running < options.threads && all_running_blocked(now);
+}
+
+// Requires: mu held.
+void executor::state::start_call(slot& s, call_ptr call) {
+    s.current = std::move(call);
+    s.started = clock::now();
+    ++running;
+    if (monitor_idle)
+        monitor_wake.notify_one();
+}
+
+call_ptr executor::state::next_call(slot& s) {
     std::unique_lock lock(mu);
     work_ready.wait(lock, [&] {
         return (stopping && queue.empty()) || (!queue.empty() && thread_may_take(clock::now()));
     });
     if (queue.empty())
         return nullptr;
-    w.current = std::move(queue.front());
+    call_ptr call = std::move(queue.front());
     queue.pop_front();
-    w.started = clock::now();
-    ++running;
-    if (monitor_idle && (options.handler_timeout.count() > 0 || !queue.empty()))
-        monitor_wake.notify_one();
-    return w.current;
+    start_call(s, call);
+    return call;
 }
 
 // Requires: GIL held, so that the monitor cannot raise TimeoutError in the next call by mistake.
-void executor::state::finish_call(worker& w) {
+void executor::state::finish_call(slot& s) {
     bool interrupted = false;
     {
         std::lock_guard lock(mu);
-        w.current.reset();
+        s.current.reset();
         --running;
-        interrupted = std::exchange(w.interrupted, false);
+        interrupted = std::exchange(s.interrupted, false);
+        if (std::exchange(s.reported_blocked, false))
+            --blocked_io;
+        if (!queue.empty() && thread_may_take(clock::now()))
+            work_ready.notify_one();
     }
     if (interrupted) // a TimeoutError that has not fired yet must not hit the next call
-        PyThreadState_SetAsyncExc(w.python_id, nullptr);
+        PyThreadState_SetAsyncExc(s.python_id, nullptr);
 }
 
-void executor::state::run_worker(worker& w) {
-    py::gil_scoped_acquire attach; // this thread's state, for its whole life
-    w.python_id = PyThread_get_thread_ident();
-    py::gil_scoped_release idle;
-    while (call_ptr call = next_call(w)) {
-        outcome result;
-        {
-            py::gil_scoped_acquire gil;
-            result = call_python(call);
-            finish_call(w);
-        }
-        if (auto* r = std::get_if<response>(&result))
-            complete(*call, {}, std::move(*r));
-        else if (auto* e = std::get_if<call_error>(&result))
-            fail(*call, *e);
+void executor::state::run_call(slot& s, const call_ptr& call) {
+    outcome result;
+    {
+        py::gil_scoped_acquire gil;
+        result = call_python(call);
+        finish_call(s);
     }
+    if (auto* r = std::get_if<response>(&result))
+        complete(*call, {}, std::move(*r));
+    else if (auto* e = std::get_if<call_error>(&result))
+        fail(*call, *e);
+}
+
+void executor::state::run_worker(slot& s) {
+    py::gil_scoped_acquire attach; // this thread's state, for its whole life
+    s.python_id = PyThread_get_thread_ident();
+    py::gil_scoped_release idle;
+    while (call_ptr call = next_call(s))
+        run_call(s, call);
+}
+
+// Runs on whichever IO thread picked the posted call up: there, unless `threads` calls already
+// run, in which case it waits in the queue like any other.
+void executor::state::run_inline(const call_ptr& call) {
+    auto* io = current_io_thread;
+    {
+        std::unique_lock lock(mu);
+        if (!io || io->owner != this || running >= options.threads) {
+            if (!enqueue(call, lock))
+                fail(*call, call_error::overloaded);
+            return;
+        }
+        start_call(*io->own, call);
+    }
+    run_call(*io->own, call);
+}
+
+// Requires: `lock` holds mu. Returns false, unlocked, when the queue is full.
+bool executor::state::enqueue(call_ptr call, std::unique_lock<std::mutex>& lock) {
+    if (queue.size() >= options.queue_limit) {
+        lock.unlock();
+        spdlog::warn("{} {}: Python work queue full ({} calls waiting); answering 503",
+                     call->req.method, call->req.path, options.queue_limit);
+        return false;
+    }
+    queue.push_back(std::move(call));
+    if (thread_may_take(clock::now()))
+        work_ready.notify_one();
+    else if (monitor_idle)
+        monitor_wake.notify_one();
+    return true;
 }
 
 outcome executor::state::call_python(const call_ptr& call) {
@@ -292,8 +365,8 @@ void executor::state::run_monitor() {
     }
 }
 
-// One look at the running calls: wakes a thread beside blocked ones, times out overdue calls.
-// Returns when to look again, or nullopt to sleep until woken.
+// One look at the running calls: wakes a thread beside blocked ones, reports blocked IO
+// threads, times out overdue calls. Returns when to look again, or nullopt to sleep until woken.
 std::optional<clock::time_point>
 executor::state::monitor_pass(std::unique_lock<std::mutex>& lock) {
     const auto now = clock::now();
@@ -303,52 +376,68 @@ executor::state::monitor_pass(std::unique_lock<std::mutex>& lock) {
     if (!queue.empty() && running > 0) {
         if (thread_may_take(now))
             work_ready.notify_one();
-        wake_no_later_than(now + options.blocked_after / 2);
+        wake_no_later_than(now + options.blocked_after);
     }
-    if (options.handler_timeout.count() == 0)
-        return wake_at;
-    std::vector<std::pair<worker*, call_ptr>> overdue;
-    for (auto& w : workers) {
-        if (!w.current || w.interrupted)
+    std::size_t newly_blocked = 0;
+    std::vector<std::pair<slot*, call_ptr>> overdue;
+    for (auto& s : slots) {
+        if (!s.current)
             continue;
-        auto deadline = w.started + options.handler_timeout;
+        if (s.io && !s.reported_blocked) {
+            if (now - s.started >= options.blocked_after) {
+                s.reported_blocked = true;
+                ++blocked_io;
+                ++newly_blocked;
+            } else {
+                wake_no_later_than(s.started + options.blocked_after);
+            }
+        }
+        if (options.handler_timeout.count() == 0 || s.interrupted)
+            continue;
+        const auto deadline = s.started + options.handler_timeout;
         if (deadline <= now)
-            overdue.emplace_back(&w, w.current);
+            overdue.emplace_back(&s, s.current);
         else
             wake_no_later_than(deadline);
     }
-    if (overdue.empty())
+    if (newly_blocked == 0 && overdue.empty())
         return wake_at;
     lock.unlock();
-    for (auto& [w, call] : overdue)
-        interrupt(*w, call);
+    for (std::size_t i = 0; i < newly_blocked && io_thread_blocked; ++i)
+        io_thread_blocked();
+    for (auto& [s, call] : overdue)
+        interrupt(*s, call);
     lock.lock();
     return now; // look again at once: the state changed while unlocked
 }
 
 // Answers 504 at once, then raises TimeoutError inside the handler so its thread comes back.
-void executor::state::interrupt(worker& w, const call_ptr& call) {
+void executor::state::interrupt(slot& s, const call_ptr& call) {
     spdlog::warn("{} {} {}: handler timed out after {} ms; raising TimeoutError in it",
                  handler_name, call->req.method, call->req.path, options.handler_timeout.count());
     fail(*call, call_error::timed_out);
     py::gil_scoped_acquire gil;
     std::lock_guard lock(mu);
-    if (w.current != call || w.interrupted)
+    if (s.current != call || s.interrupted)
         return;
-    w.interrupted = true;
-    PyThreadState_SetAsyncExc(w.python_id, PyExc_TimeoutError);
+    s.interrupted = true;
+    PyThreadState_SetAsyncExc(s.python_id, PyExc_TimeoutError);
 }
 
 executor::executor(executor_options options) : state_(std::make_unique<state>(options)) {
-    for (auto& w : state_->workers)
-        w.thread = std::thread([s = state_.get(), &w] { s->run_worker(w); });
+    state_->options.threads = std::max<std::size_t>(state_->options.threads, 1);
+    state_->options.queue_limit = std::max<std::size_t>(state_->options.queue_limit, 1);
+    for (std::size_t i = 0; i < state_->options.threads; ++i) {
+        slot& s = state_->slots.emplace_back();
+        state_->threads.emplace_back([st = state_.get(), &s] { st->run_worker(s); });
+    }
     state_->monitor = std::thread([s = state_.get()] { s->run_monitor(); });
 }
 
 executor::~executor() {
     stop();
-    for (auto& w : state_->workers)
-        w.thread.join();
+    for (auto& t : state_->threads)
+        t.join();
     {
         std::lock_guard lock(state_->mu);
         state_->monitor_exit = true;
@@ -375,22 +464,20 @@ void executor::run(const std::function<void()>& setup) {
 
 void executor::submit(request req, call_handler handler) {
     auto call = std::make_shared<pending_call>(std::move(req), std::move(handler));
+    auto* io = current_io_thread;
+    if (io && io->owner == state_.get()) {
+        // Run it on this pool, outside the caller's strand: a timeout can then answer on the
+        // strand while the handler still holds its thread.
+        boost::asio::post(io->io, [s = state_.get(), call = std::move(call)] { s->run_inline(call); });
+        return;
+    }
     std::unique_lock lock(state_->mu);
     if (state_->stopping) {
         lock.unlock();
         return fail(*call, call_error::stopped, /*immediate=*/true);
     }
-    if (state_->queue.size() >= state_->options.queue_limit) {
-        lock.unlock();
-        spdlog::warn("{} {}: Python work queue full ({} calls waiting); answering 503",
-                     call->req.method, call->req.path, state_->options.queue_limit);
-        return fail(*call, call_error::overloaded, /*immediate=*/true);
-    }
-    state_->queue.push_back(std::move(call));
-    if (state_->thread_may_take(clock::now()))
-        state_->work_ready.notify_one();
-    else if (state_->monitor_idle)
-        state_->monitor_wake.notify_one();
+    if (!state_->enqueue(call, lock))
+        fail(*call, call_error::overloaded, /*immediate=*/true);
 }
 
 void executor::stop() noexcept {
@@ -400,6 +487,35 @@ void executor::stop() noexcept {
 }
 
 const executor_options& executor::options() const noexcept { return state_->options; }
+
+void executor::on_io_thread_blocked(std::function<void()> handler) {
+    std::lock_guard lock(state_->mu);
+    state_->io_thread_blocked = std::move(handler);
+}
+
+std::size_t executor::blocked_io_threads() const noexcept { return state_->blocked_io; }
+
+executor::io_thread::io_thread(executor& ex, boost::asio::any_io_executor io)
+    : state_(std::make_unique<state>()) {
+    state_->owner = ex.state_.get();
+    state_->io = std::move(io);
+    state_->attached.emplace(); // this thread's Python state, for its whole life
+    const auto id = PyThread_get_thread_ident();
+    state_->released.emplace();
+    std::lock_guard lock(ex.state_->mu);
+    state_->own = &ex.state_->slots.emplace_back(slot{.python_id = id, .io = true});
+    current_io_thread = state_.get();
+}
+
+executor::io_thread::~io_thread() {
+    current_io_thread = nullptr;
+    {
+        std::lock_guard lock(state_->owner->mu);
+        state_->owner->slots.remove_if([this](const slot& s) { return &s == state_->own; });
+    }
+    state_->released.reset();
+    state_->attached.reset();
+}
 
 void detail::set_request_handler(executor& ex, py::object handler, std::string name) {
     ex.state_->handler = std::move(handler);

@@ -4,6 +4,7 @@
 #include "httpy/response.hpp"
 
 #include <boost/asio/any_completion_handler.hpp>
+#include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/async_result.hpp>
 #include <boost/system/error_code.hpp>
 
@@ -90,6 +91,33 @@ public:
 
     /// Takes no more calls: later ones complete as `call_error::stopped`. Queued calls still run.
     void stop() noexcept;
+
+    /// Makes the calling thread an IO thread of the executor for the scope's life: calls it
+    /// submits run on the IO threads themselves (posted to `io`, outside any strand), with no
+    /// hand-off to another thread, as long as fewer than `executor_options::threads` calls run.
+    /// A call that blocks such a thread past `blocked_after` is reported to the handler set by
+    /// `on_io_thread_blocked`, so the IO pool can add a thread while this one waits.
+    /// Requires: constructed and destroyed on the same thread, which runs `io`'s context; no
+    /// GIL held; destroyed before the executor.
+    class io_thread {
+    public:
+        io_thread(executor& ex, boost::asio::any_io_executor io);
+        ~io_thread();
+        io_thread(const io_thread&) = delete;
+        io_thread& operator=(const io_thread&) = delete;
+
+        struct state;
+
+    private:
+        std::unique_ptr<state> state_;
+    };
+
+    /// Sets what the monitor calls (on its own thread, no lock or GIL held) when a call has
+    /// blocked an IO thread past `blocked_after`. Requires: set before IO threads attach.
+    void on_io_thread_blocked(std::function<void()> handler);
+
+    /// IO threads whose current call has run past `blocked_after`.
+    std::size_t blocked_io_threads() const noexcept;
 
     /// The options the executor runs with.
     const executor_options& options() const noexcept;

@@ -15,7 +15,7 @@ namespace {
 std::atomic<bool> alive{false};
 } // namespace
 
-struct __attribute__((visibility("hidden"))) interpreter::state {
+struct interpreter::state {
     std::optional<py::gil_scoped_release> released;
 };
 

@@ -3,6 +3,8 @@
 #include <pybind11/pybind11.h>
 
 #include <array>
+#include <cstring>
+#include <string>
 
 namespace py = pybind11;
 
@@ -24,6 +26,72 @@ py::object decode(std::string_view s) {
         PyUnicode_DecodeUTF8(s.data(), static_cast<Py_ssize_t>(s.size()), "surrogateescape"));
 }
 
+// Names (methods, header names, query keys, route parameter names) repeat from one request to
+// the next, so each is decoded once and then shared: the string is interned and its hash
+// cached, which spares the decode, the hashing on dict insertion and the free, and makes the
+// handler's own lookups (`headers.get("X-Sleep")`) identity hits. Direct-mapped and bounded:
+// a name that misses replaces the slot's previous one, so hostile names cannot grow it.
+class name_cache {
+public:
+    py::object get(std::string_view name) {
+        if (name.size() > max_length)
+            return decode(name);
+        slot& s = slots_[index(name)];
+        if (s.str && s.name == name)
+            return s.str;
+        auto str = decode(name);
+        PyObject* p = str.release().ptr();
+        PyUnicode_InternInPlace(&p); // consumes `p`'s reference, returns one to the interned str
+        str = py::reinterpret_steal<py::object>(p);
+        s.name.assign(name);
+        s.str = str;
+        return str;
+    }
+
+    // Python has finalised: its objects are gone, so the references are dropped unreleased.
+    void forget() noexcept {
+        for (auto& s : slots_)
+            s.str.release();
+    }
+
+private:
+    static constexpr std::size_t max_length = 40;
+    static constexpr std::size_t slot_count = 256;
+
+    // Cheap and good enough: a collision costs one decode, never a wrong answer.
+    static std::size_t index(std::string_view name) {
+        std::size_t h = name.size();
+        for (const char c : name)
+            h = h * 31 + static_cast<unsigned char>(c);
+        return h % slot_count;
+    }
+
+    struct slot {
+        std::string name;
+        py::object str;
+    };
+    std::array<slot, slot_count> slots_{};
+};
+
+// One cache per interpreter lifetime, created and used under the GIL. Dropped (not released)
+// from a Py_AtExit callback, because it holds strings of an interpreter that is gone by then.
+name_cache* names = nullptr;
+
+void forget_names() noexcept {
+    names->forget();
+    delete names;
+    names = nullptr;
+}
+
+py::object name_to_python(std::string_view name) {
+    if (names == nullptr) {
+        if (Py_AtExit(forget_names) != 0)
+            return decode(name); // no room for another exit callback: no cache, still correct
+        names = new name_cache;
+    }
+    return names->get(name);
+}
+
 py::object to_python(const fields::value_list& values) {
     auto list = steal_or_throw(PyList_New(static_cast<Py_ssize_t>(values.size())));
     Py_ssize_t i = 0;
@@ -38,7 +106,7 @@ py::object to_python(const fields::value_list& values) {
 py::dict to_python(const fields& f) {
     auto dict = steal_or_throw<py::dict>(PyDict_New());
     for (const auto& [name, values] : f) {
-        auto key = decode(name);
+        auto key = name_to_python(name);
         auto list = to_python(values);
         if (PyDict_SetItem(dict.ptr(), key.ptr(), list.ptr()) != 0)
             throw py::error_already_set();
@@ -55,7 +123,7 @@ py::object body_to_python(std::string_view body, body_type type) {
 
 py::object call_handler(py::handle handler, const request& req, body_type type) {
     const std::array<py::object, 6> owned{
-        decode(req.method),        decode(req.path),
+        name_to_python(req.method), decode(req.path),
         to_python(req.params),     to_python(req.query),
         to_python(req.headers),    body_to_python(req.body, type),
     };

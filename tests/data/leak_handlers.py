@@ -1,0 +1,133 @@
+"""Handlers for tests/httpy/leak_test.cpp: every path a request can take through httpy.
+
+The path picks the variant, so one handler covers a family of outcomes. Nothing here keeps
+a reference to a request's objects between calls (except `interrupted`, an int).
+"""
+
+import asyncio
+import time
+
+
+def echo(method, path, params, query, headers, body):
+    """Answers the body and every params/query/headers value as response headers."""
+    out = {"X-Method": method, "X-Path": path}
+    for prefix, values in (("X-Param-", params), ("X-Query-", query), ("X-Header-", headers)):
+        for name, items in values.items():
+            out[prefix + name] = items
+    return 200, body, out
+
+
+async def async_echo(method, path, params, query, headers, body):
+    await asyncio.sleep(0)
+    return echo(method, path, params, query, headers, body)
+
+
+class _StrRaises(Exception):
+    def __str__(self):
+        raise RuntimeError("str() of the exception failed too")
+
+
+def raises(method, path, params, query, headers, body):
+    if path == "/chained":
+        try:
+            {}["missing"]
+        except KeyError as e:
+            raise ValueError("failed while handling " + body) from e
+    if path == "/unprintable":
+        raise _StrRaises()
+    raise ValueError("handler failed on purpose: " + body)
+
+
+async def async_raises(method, path, params, query, headers, body):
+    await asyncio.sleep(0)
+    raise RuntimeError("coroutine failed on purpose")
+
+
+class _BadSequence:
+    """A 3-item sequence whose items cannot be read."""
+
+    def __len__(self):
+        return 3
+
+    def __getitem__(self, i):
+        raise IndexError(f"item {i} is not there")
+
+
+class _BadLength:
+    def __len__(self):
+        raise OverflowError("no length today")
+
+    def __getitem__(self, i):
+        return 200
+
+
+def _wrong_shapes():
+    return {
+        "/int-header": lambda: (200, "body", {"X-Test": [1]}),
+        "/crlf-header": lambda: (200, "body", {"X-Test": ["a\r\nInjected: 1"]}),
+        "/nul-header": lambda: (200, "body", {"X-Test": "a\0b"}),
+        "/surrogate-header": lambda: (200, "body", {"X-Test": "\ud800"}),
+        "/bad-name": lambda: (200, "body", {"Bad Name\r\n": "x"}),
+        "/int-name": lambda: (200, "body", {1: "x"}),
+        "/header-dict": lambda: (200, "body", {"X-Test": {"a": "b"}}),
+        "/headers-list": lambda: (200, "body", [("X-Test", "b")]),
+        "/generator": lambda: (item for item in (200, "body", None)),
+        "/short-tuple": lambda: (200, "body"),
+        "/bool-status": lambda: (True, "body", None),
+        "/huge-status": lambda: (10**30, "body", None),
+        "/body-type": lambda: (200, 12345, None),
+        "/surrogate-body": lambda: (200, "\ud800", None),
+        "/bad-sequence": lambda: _BadSequence(),
+        "/bad-length": lambda: _BadLength(),
+        "/none": lambda: None,
+    }
+
+
+WRONG_SHAPES = _wrong_shapes()
+
+
+def wrong_shape(method, path, params, query, headers, body):
+    """Returns the wrong result named by the path, e.g. `/generator`."""
+    return WRONG_SHAPES[path]()
+
+
+def binary_body(method, path, params, query, headers, body):
+    """Answers the body as bytes, bytearray or (strided) memoryview, per the path."""
+    data = body.encode("utf-8", "surrogateescape")
+    if path == "/bytes":
+        return 200, data, None
+    if path == "/bytearray":
+        return 200, bytearray(data), {}
+    if path == "/memoryview":
+        return 200, memoryview(data), {"X-Kind": "memoryview"}
+    if path == "/strided":
+        return 200, memoryview(data)[::2], {"X-Kind": ["strided"]}
+    return 404, b"", None
+
+
+interrupted = 0
+
+
+def spin(method, path, params, query, headers, body):
+    """`/count` answers how often TimeoutError stopped a spin; any other path spins for up to
+    a second (a few iterations of a busy loop, bounded so a lost TimeoutError cannot hang)."""
+    global interrupted
+    if path == "/count":
+        return 200, str(interrupted), None
+    deadline = time.monotonic() + 1.0
+    try:
+        while time.monotonic() < deadline:
+            pass
+    except TimeoutError:
+        interrupted += 1
+        raise
+    return 200, "not interrupted", None
+
+
+async def async_forever(method, path, params, query, headers, body):
+    await asyncio.sleep(3600)
+
+
+def sleepy(method, path, params, query, headers, body):
+    time.sleep(float(query["seconds"][0]))
+    return 200, "slept", None

@@ -1,0 +1,323 @@
+// Leak freedom, measured: every path a request can take through httpy (app -> executor ->
+// marshal in -> Python handler -> marshal out -> response) leaves Python's allocated blocks,
+// and on a debug CPython its total reference count, flat however many requests go through.
+#include <pybind11/embed.h>
+
+#include "httpy/app.hpp"
+#include "httpy/call_error.hpp"
+
+#include <doctest/doctest.h>
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+namespace py = pybind11;
+using namespace std::chrono_literals;
+using namespace std::string_literals;
+
+namespace {
+
+// Requests per path. Each leak check runs its calls after a warm-up (caches, free lists, lazy
+// imports and interned strings settle there), and the tolerances below do not grow with the
+// number of calls: leaking one object per call fails every check.
+constexpr int echo_calls = 38'000;
+constexpr int raise_calls = 10'000;
+constexpr int wrong_shape_calls_each = 1'000; // times 17 kinds
+constexpr int wrong_shape_kinds = 17;
+constexpr int binary_body_calls_each = 2'500; // times 4 kinds
+constexpr int async_echo_calls = 8'000;
+constexpr int async_raise_calls = 2'000;
+constexpr int timeout_calls = 300; // each costs the handler timeout
+constexpr int async_timeout_calls = 1'000;
+constexpr int overload_rounds = 5;
+constexpr int overload_calls_each_round = 2'740;
+static_assert(echo_calls + raise_calls + wrong_shape_calls_each * wrong_shape_kinds +
+                  binary_body_calls_each * 4 + async_echo_calls + async_raise_calls +
+                  timeout_calls + async_timeout_calls +
+                  overload_rounds * overload_calls_each_round ==
+              100'000);
+
+constexpr long long max_refcount_growth = 100;
+constexpr long long max_block_growth = 200;
+// Calls in flight at once when a batch is submitted (below the default queue limit of 1024).
+constexpr int batch_size = 500;
+
+httpy::app make_app(std::string function, httpy::executor_options options = {}) {
+    return httpy::app({.handler = {HTTPY_TEST_DATA "/leak_handlers.py", std::move(function)},
+                       .python = options});
+}
+
+// A typical request: a path parameter, three query keys with repeated values, six headers,
+// unicode and invalid UTF-8 everywhere, and a small binary body with a NUL.
+httpy::request typical_request(std::string path = "/items/42/caf\xc3\xa9") {
+    return {"POST",
+            std::move(path),
+            {{"id", {"42"}}},
+            {{"q", {"caf\xc3\xa9", "a b"}}, {"raw", {"\xff\xfe", "\x80"}}, {"empty", {""}}},
+            {{"Host", {"example.com"}},
+             {"User-Agent", {"leak-test/1.0"}},
+             {"Accept", {"*/*", "text/html"}},
+             {"Content-Type", {"application/octet-stream"}},
+             {"X-Unicode", {"h\xc3\xa9llo \xe2\x9c\x93"}},
+             {"X-Raw", {"\xfe\xff bytes"}}},
+            "bin\0ary \xff\x80 caf\xc3\xa9 \x01\x02"s};
+}
+
+// Python's own counts, read with the GIL held after a full collection.
+struct python_counts {
+    long long refs = 0; // sys.gettotalrefcount(); 0 on a release CPython
+    long long blocks = 0;
+
+    static python_counts read() {
+        py::gil_scoped_acquire gil;
+        py::module_::import("gc").attr("collect")();
+        const auto sys = py::module_::import("sys");
+        python_counts counts;
+        if (py::hasattr(sys, "gettotalrefcount"))
+            counts.refs = sys.attr("gettotalrefcount")().cast<long long>();
+        counts.blocks = sys.attr("getallocatedblocks")().cast<long long>();
+        return counts;
+    }
+};
+
+bool python_is_debug() {
+    py::gil_scoped_acquire gil;
+    return py::hasattr(py::module_::import("sys"), "gettotalrefcount");
+}
+
+// What a set of calls completed with: (call_error value, status) -> count.
+struct outcomes {
+    std::map<std::pair<int, int>, int> counts;
+
+    int count(httpy::call_error e, int status) const { return find(static_cast<int>(e), status); }
+    int count_ok() const { return find(0, 200); }
+
+private:
+    int find(int error, int status) const {
+        auto it = counts.find({error, status});
+        return it == counts.end() ? 0 : it->second;
+    }
+};
+
+// Calls submitted together and waited for together.
+class batch {
+public:
+    // Submits `req` to `a`; its outcome is counted when the call completes.
+    void submit(httpy::app& a, httpy::request req) {
+        {
+            std::lock_guard lock(mu_);
+            ++pending_;
+        }
+        a.async_request(std::move(req), [this](boost::system::error_code ec, httpy::response r) {
+            std::lock_guard lock(mu_);
+            ++done_.counts[{ec.value(), r.status}];
+            if (--pending_ == 0)
+                idle_.notify_all();
+        });
+    }
+
+    // Waits for every call submitted so far and returns what they all completed with.
+    outcomes wait() {
+        std::unique_lock lock(mu_);
+        idle_.wait(lock, [this] { return pending_ == 0; });
+        return done_;
+    }
+
+private:
+    std::mutex mu_;
+    std::condition_variable idle_;
+    int pending_ = 0;
+    outcomes done_;
+};
+
+// Sends `count` calls cycling through `requests`, `batch_size` in flight at a time.
+outcomes run_calls(httpy::app& a, const std::vector<httpy::request>& requests, int count) {
+    batch b;
+    for (int sent = 0; sent < count;) {
+        const int batch_end = std::min(count, sent + batch_size);
+        for (; sent < batch_end; ++sent)
+            b.submit(a, requests[static_cast<std::size_t>(sent) % requests.size()]);
+        b.wait();
+    }
+    return b.wait();
+}
+
+// Runs `run(warmup)`, then checks that `run(calls)` leaves Python's counts flat.
+template <class Run>
+void check_flat(const std::string& what, int warmup, int calls, Run&& run) {
+    run(warmup);
+    const auto before = python_counts::read();
+    const auto start = std::chrono::steady_clock::now();
+    run(calls);
+    const std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - start;
+    const auto after = python_counts::read();
+    const long long refs = after.refs - before.refs;
+    const long long blocks = after.blocks - before.blocks;
+    MESSAGE(what << ": " << calls << " calls in " << elapsed.count() << " s; refcount delta "
+                 << (python_is_debug() ? std::to_string(refs) : "n/a") << ", blocks delta "
+                 << blocks);
+    CAPTURE(what);
+    CHECK(blocks < max_block_growth);
+    if (python_is_debug())
+        CHECK(refs < max_refcount_growth);
+}
+
+// Turns spdlog off for the error paths (one log entry per failing call), then restores it.
+class quiet_logs {
+public:
+    quiet_logs() : saved_(spdlog::get_level()) { spdlog::set_level(spdlog::level::off); }
+    ~quiet_logs() { spdlog::set_level(saved_); }
+    quiet_logs(const quiet_logs&) = delete;
+    quiet_logs& operator=(const quiet_logs&) = delete;
+
+private:
+    spdlog::level::level_enum saved_;
+};
+
+} // namespace
+
+TEST_CASE("echoing a typical request leaks nothing") {
+    auto a = make_app("echo");
+    const auto req = typical_request();
+    const auto r = a.call(req);
+    REQUIRE(r.resp.status == 200);
+    CHECK(r.resp.body == req.body);
+    CHECK(*r.resp.headers.find("X-Path") == httpy::fields::value_list{req.path});
+    CHECK(*r.resp.headers.find("X-Param-id") == httpy::fields::value_list{"42"});
+    CHECK(*r.resp.headers.find("X-Query-raw") == httpy::fields::value_list{"\xff\xfe", "\x80"});
+    CHECK(*r.resp.headers.find("X-Header-Accept") == httpy::fields::value_list{"*/*", "text/html"});
+    CHECK(*r.resp.headers.find("X-Header-X-Raw") == httpy::fields::value_list{"\xfe\xff bytes"});
+
+    check_flat("echo", 2'000, echo_calls, [&](int n) {
+        CHECK(run_calls(a, {req}, n).count_ok() == n);
+    });
+}
+
+TEST_CASE("a handler that raises leaks nothing") {
+    const quiet_logs quiet;
+    auto a = make_app("raises");
+    const std::vector requests{typical_request("/plain"), typical_request("/chained"),
+                               typical_request("/unprintable")};
+    check_flat("raises", 2'000, raise_calls, [&](int n) {
+        CHECK(run_calls(a, requests, n).count(httpy::call_error::handler_failed, 500) == n);
+    });
+}
+
+TEST_CASE("a handler returning the wrong shape leaks nothing, whatever the shape") {
+    const quiet_logs quiet;
+    auto a = make_app("wrong_shape");
+    const char* const kinds[] = {
+        "/int-header",   "/crlf-header", "/nul-header",  "/surrogate-header", "/bad-name",
+        "/int-name",     "/header-dict", "/headers-list", "/generator",       "/short-tuple",
+        "/bool-status",  "/huge-status", "/body-type",   "/surrogate-body",   "/bad-sequence",
+        "/bad-length",   "/none",
+    };
+    static_assert(std::size(kinds) == wrong_shape_kinds);
+    for (const char* kind : kinds) {
+        const std::vector requests{typical_request(kind)};
+        check_flat(std::string("wrong shape ") + kind, 300, wrong_shape_calls_each, [&](int n) {
+            CHECK(run_calls(a, requests, n).count(httpy::call_error::handler_failed, 500) == n);
+        });
+    }
+}
+
+TEST_CASE("bytes, bytearray and memoryview bodies leak nothing") {
+    auto a = make_app("binary_body");
+    const auto body = typical_request().body;
+    std::string every_other; // what memoryview(data)[::2] holds
+    for (std::size_t i = 0; i < body.size(); i += 2)
+        every_other += body[i];
+    const std::pair<const char*, std::string> kinds[] = {
+        {"/bytes", body}, {"/bytearray", body}, {"/memoryview", body}, {"/strided", every_other}};
+    for (const auto& [kind, expected_body] : kinds) {
+        const std::vector requests{typical_request(kind)};
+        const auto r = a.call(requests.front());
+        REQUIRE(r.resp.status == 200);
+        CHECK(r.resp.body == expected_body);
+        check_flat(std::string("body ") + kind, 500, binary_body_calls_each, [&](int n) {
+            CHECK(run_calls(a, requests, n).count_ok() == n);
+        });
+    }
+}
+
+TEST_CASE("an async def handler leaks nothing, answering or raising") {
+    auto echo = make_app("async_echo");
+    const auto req = typical_request();
+    const auto r = echo.call(req);
+    REQUIRE(r.resp.status == 200);
+    CHECK(r.resp.body == req.body);
+    check_flat("async echo", 2'000, async_echo_calls, [&](int n) {
+        CHECK(run_calls(echo, {req}, n).count_ok() == n);
+    });
+
+    const quiet_logs quiet;
+    auto failing = make_app("async_raises");
+    check_flat("async raises", 500, async_raise_calls, [&](int n) {
+        CHECK(run_calls(failing, {req}, n).count(httpy::call_error::handler_failed, 500) == n);
+    });
+}
+
+TEST_CASE("a handler interrupted by its timeout leaks nothing") {
+    const quiet_logs quiet;
+    // One thread: the next call waits until TimeoutError has ended the previous spin.
+    auto a = make_app("spin", {.threads = 1, .handler_timeout = 5ms});
+    const auto req = typical_request("/spin");
+    const auto count = typical_request("/count");
+    constexpr int warmup = 50;
+    check_flat("timeout", warmup, timeout_calls, [&](int n) {
+        int timed_out = 0;
+        for (int i = 0; i < n; ++i) {
+            const auto r = a.call(req);
+            timed_out += r.error == httpy::call_error::timed_out && r.resp.status == 504;
+        }
+        CHECK(timed_out == n);
+        CHECK(a.call(count).resp.status == 200); // the last spin has ended
+    });
+    // Nearly every spin ended by TimeoutError (one raised before the `try` is not counted).
+    const int interrupted = std::stoi(a.call(count).resp.body);
+    CHECK(interrupted >= (warmup + timeout_calls) / 2);
+}
+
+TEST_CASE("an async def handler cancelled by its timeout leaks nothing") {
+    const quiet_logs quiet;
+    auto a = make_app("async_forever", {.handler_timeout = 5ms});
+    const std::vector requests{typical_request()};
+    check_flat("async timeout", 200, async_timeout_calls, [&](int n) {
+        CHECK(run_calls(a, requests, n).count(httpy::call_error::timed_out, 504) == n);
+    });
+}
+
+TEST_CASE("calls refused by a full queue leak nothing") {
+    const quiet_logs quiet;
+    constexpr std::size_t queue_limit = 8;
+    auto a = make_app("sleepy", {.threads = 1, .queue_limit = queue_limit});
+    auto blocker = typical_request();
+    blocker.query.set("seconds", {"0.3"});
+    auto quick = typical_request();
+    quick.query.set("seconds", {"0"});
+    // One blocker holds the only thread while the rest flood the queue.
+    auto round = [&] {
+        batch b;
+        b.submit(a, blocker);
+        std::this_thread::sleep_for(50ms);
+        for (int i = 1; i < overload_calls_each_round; ++i)
+            b.submit(a, quick);
+        const auto got = b.wait();
+        const int overloaded = got.count(httpy::call_error::overloaded, 503);
+        CHECK(overloaded >= overload_calls_each_round - 1 - static_cast<int>(queue_limit));
+        CHECK(overloaded + got.count_ok() == overload_calls_each_round);
+    };
+    REQUIRE(a.call(quick).resp.status == 200);
+    check_flat("overloaded", overload_calls_each_round, overload_rounds * overload_calls_each_round,
+               [&](int n) {
+                   for (int i = 0; i < n / overload_calls_each_round; ++i)
+                       round();
+               });
+}
