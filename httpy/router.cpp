@@ -223,6 +223,18 @@ void router::add(const route_table& routes, app& application) {
 }
 
 route_match router::match(std::string_view method_name, std::string_view path) const {
+    route_match result = match_routes(method_name, path);
+    if (result.status != 200 && fallback_) {
+        result = {};
+        result.status = 200;
+        result.handler = &*fallback_;
+    }
+    return result;
+}
+
+void router::fallback(route_handler handler) { fallback_ = std::move(handler); }
+
+route_match router::match_routes(std::string_view method_name, std::string_view path) const {
     route_match result;
     if (!root_ || path.empty() || path.front() != '/')
         return result;

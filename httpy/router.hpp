@@ -6,6 +6,7 @@
 #include "httpy/route_table.hpp"
 
 #include <memory>
+#include <optional>
 #include <string_view>
 #include <vector>
 
@@ -58,9 +59,16 @@ public:
     /// giving 405 when the path exists); `path` is the decoded path.
     route_match match(std::string_view method_name, std::string_view path) const;
 
+    /// Answers every request no route matches (instead of 404 or 405), with no params: how an
+    /// application without routes sends every method and path to one handler.
+    void fallback(route_handler handler);
+
 private:
+    route_match match_routes(std::string_view method_name, std::string_view path) const;
+
     struct node;
     std::unique_ptr<node> root_;
+    std::optional<route_handler> fallback_;
 };
 
 /// Checks an httprouter pattern: it starts with '/', has no empty segment except a trailing

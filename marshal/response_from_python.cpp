@@ -4,6 +4,7 @@
 
 #include "httpy/header_name.hpp"
 #include "marshal/conversion_error.hpp"
+#include "marshal/detail/python_text.hpp"
 
 #include <array>
 #include <optional>
@@ -15,53 +16,12 @@ namespace httpy::marshal {
 
 namespace {
 
+using detail::display_repr;
+using detail::display_str;
+using detail::steal_or_throw;
+using detail::type_name;
+
 constexpr std::string_view expected_shape = "; expected a 3-item sequence (status, body, headers)";
-// Messages end up in logs: a hostile handler must not flood them or forge lines.
-constexpr std::size_t max_display = 200;
-
-py::object steal_or_throw(PyObject* p) {
-    if (p == nullptr)
-        throw py::error_already_set();
-    return py::reinterpret_steal<py::object>(p);
-}
-
-std::string type_name(py::handle obj) { return Py_TYPE(obj.ptr())->tp_name; }
-
-std::string escape_for_log(std::string_view text) {
-    std::size_t cut = std::min(text.size(), max_display);
-    while (cut > 0 && cut < text.size() && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80)
-        --cut; // never split a UTF-8 sequence
-    std::string out;
-    static constexpr char hex[] = "0123456789abcdef";
-    for (unsigned char c : text.substr(0, cut)) {
-        if (c == '\r' || c == '\n' || c == '"')
-            out += c == '\r' ? "\\r" : c == '\n' ? "\\n" : "\\\"";
-        else if (c < 0x20 || c == 0x7f)
-            out += {'\\', 'x', hex[c >> 4], hex[c & 0xf]};
-        else
-            out += static_cast<char>(c);
-    }
-    return cut < text.size() ? out + "..." : out;
-}
-
-std::string display_str(py::handle str) {
-    try {
-        auto bytes = steal_or_throw(PyUnicode_AsEncodedString(str.ptr(), "utf-8", "backslashreplace"));
-        return escape_for_log({PyBytes_AS_STRING(bytes.ptr()),
-                               static_cast<std::size_t>(PyBytes_GET_SIZE(bytes.ptr()))});
-    } catch (py::error_already_set&) {
-        return "<unprintable>";
-    }
-}
-
-std::string display_repr(py::handle obj) {
-    try {
-        return display_str(steal_or_throw(PyObject_Repr(obj.ptr())));
-    } catch (py::error_already_set&) {
-        return "<unprintable " + type_name(obj) + ">";
-    }
-}
-
 // "RuntimeError: boom"; the error has already been fetched (and cleared) by `e`.
 std::string describe(const py::error_already_set& e) {
     const py::handle value = e.value();
@@ -75,19 +35,6 @@ std::string describe(const py::error_already_set& e) {
     } catch (py::error_already_set&) {
     }
     return text;
-}
-
-// UTF-8 with surrogateescape, so the bytes a request carried in (see request_to_python) go
-// back out unchanged. Throws: error_already_set (UnicodeEncodeError for a lone surrogate).
-std::string encode(py::handle str) {
-    Py_ssize_t size = 0;
-    if (const char* data = PyUnicode_AsUTF8AndSize(str.ptr(), &size))
-        return {data, static_cast<std::size_t>(size)};
-    if (!PyErr_ExceptionMatches(PyExc_UnicodeEncodeError))
-        throw py::error_already_set();
-    PyErr_Clear(); // the strict encoder refused a surrogate: retry with the escape handler
-    auto bytes = steal_or_throw(PyUnicode_AsEncodedString(str.ptr(), "utf-8", "surrogateescape"));
-    return {PyBytes_AS_STRING(bytes.ptr()), static_cast<std::size_t>(PyBytes_GET_SIZE(bytes.ptr()))};
 }
 
 // Owns a Py_buffer for its lifetime, as pybind11 handles own references.
@@ -222,7 +169,7 @@ std::string converter::body(py::handle obj) const {
         return {PyByteArray_AS_STRING(p), static_cast<std::size_t>(PyByteArray_GET_SIZE(p))};
     try {
         if (PyUnicode_Check(p))
-            return encode(obj);
+            return detail::encode_utf8(obj);
         if (PyMemoryView_Check(p))
             return buffer_view(obj).bytes();
     } catch (const py::error_already_set& e) {
@@ -285,7 +232,7 @@ std::string converter::header_value(py::handle item, const header_slot& slot) co
         fail(slot.render() + " of type " + type_name(item) + "; expected str");
     std::string value;
     try {
-        value = encode(item);
+        value = detail::encode_utf8(item);
     } catch (const py::error_already_set& e) {
         fail(slot.render() + " that could not be encoded as UTF-8 (" + describe(e) + ")");
     }

@@ -3,6 +3,7 @@
 #include <pybind11/pybind11.h>
 
 #include "marshal/conversion_error.hpp"
+#include "marshal/detail/python_text.hpp"
 
 #include <optional>
 #include <string>
@@ -14,49 +15,19 @@ namespace httpy::marshal {
 
 namespace {
 
+using detail::display_repr;
+using detail::display_str;
+using detail::type_name;
+
 constexpr std::string_view expected_mapping = "; expected dict[str, list[str]]";
-
-std::string type_name(py::handle obj) { return Py_TYPE(obj.ptr())->tp_name; }
-
-py::object steal_or_throw(PyObject* p) {
-    if (p == nullptr)
-        throw py::error_already_set();
-    return py::reinterpret_steal<py::object>(p);
-}
-
-// Lone surrogates stay visible as \udcxx; control characters must not forge log lines.
-std::string for_message(py::handle str) {
-    try {
-        const auto encoded =
-            steal_or_throw(PyUnicode_AsEncodedString(str.ptr(), "utf-8", "backslashreplace"));
-        std::string text;
-        for (const char c : std::string_view(PyBytes_AS_STRING(encoded.ptr()),
-                                             static_cast<std::size_t>(PyBytes_GET_SIZE(encoded.ptr()))))
-            text += c == '\r' ? "\\r" : c == '\n' ? "\\n" : c == '"' ? "\\\"" : std::string(1, c);
-        return text;
-    } catch (py::error_already_set&) {
-        return "<unprintable>";
-    }
-}
-
-std::string repr_for_message(py::handle obj) {
-    try {
-        return for_message(steal_or_throw(PyObject_Repr(obj.ptr())));
-    } catch (py::error_already_set&) {
-        return "<unprintable " + type_name(obj) + ">";
-    }
-}
 
 // Surrogateescape, as for request paths: a pattern is matched against the raw path bytes.
 std::optional<std::string> encode(py::handle str) {
-    const auto bytes = py::reinterpret_steal<py::object>(
-        PyUnicode_AsEncodedString(str.ptr(), "utf-8", "surrogateescape"));
-    if (!bytes) {
-        PyErr_Clear(); // the caller names the entry instead
-        return std::nullopt;
+    try {
+        return detail::encode_utf8(str);
+    } catch (const py::error_already_set&) {
+        return std::nullopt; // the caller names the entry instead
     }
-    return std::string(PyBytes_AS_STRING(bytes.ptr()),
-                       static_cast<std::size_t>(PyBytes_GET_SIZE(bytes.ptr())));
 }
 
 class converter {
@@ -87,14 +58,14 @@ private:
 
     std::string entry_key(py::handle key) const {
         if (!PyUnicode_Check(key.ptr()))
-            fail("a key " + repr_for_message(key) + " of type " + type_name(key) + "; expected str");
+            fail("a key " + display_repr(key) + " of type " + type_name(key) + "; expected str");
         if (auto text = encode(key))
             return *std::move(text);
-        fail("a key \"" + for_message(key) + "\" that cannot be encoded as UTF-8");
+        fail("a key \"" + display_str(key) + "\" that cannot be encoded as UTF-8");
     }
 
     std::vector<std::string> entry_values(py::handle key, py::handle values) const {
-        const std::string where = "[\"" + for_message(key) + "\"]";
+        const std::string where = "[\"" + display_str(key) + "\"]";
         PyObject* p = values.ptr();
         if (!PyList_Check(p) && !PyTuple_Check(p))
             fail(where + " of type " + type_name(values) + "; expected list[str]");
@@ -106,7 +77,7 @@ private:
                 fail(at + " of type " + type_name(item) + "; expected str");
             auto text = encode(item);
             if (!text)
-                fail(at + " \"" + for_message(item) + "\" that cannot be encoded as UTF-8");
+                fail(at + " \"" + display_str(item) + "\" that cannot be encoded as UTF-8");
             out.push_back(*std::move(text));
         }
         return out;

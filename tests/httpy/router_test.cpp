@@ -397,3 +397,22 @@ TEST_CASE("a moved router keeps its routes") {
     assigned = std::move(moved);
     CHECK(body_of(assigned.match("GET", "/a/1")) == "a");
 }
+
+TEST_CASE("a fallback answers every request no route matches, with no params") {
+    httpy::router r;
+    int marker = 0;
+    const httpy::python_handler python{reinterpret_cast<httpy::app*>(&marker)};
+    r.get("/users/:id", [](const httpy::request&) { return httpy::response{}; });
+    r.fallback(python);
+    auto missing = r.match("GET", "/nowhere");
+    CHECK(missing.status == 200);
+    REQUIRE(missing.handler != nullptr);
+    CHECK(std::get<httpy::python_handler>(*missing.handler) == python);
+    CHECK(missing.params.empty());
+    auto wrong_method = r.match("DELETE", "/users/7");
+    CHECK(wrong_method.status == 200);
+    CHECK(std::holds_alternative<httpy::python_handler>(*wrong_method.handler));
+    auto routed = r.match("GET", "/users/7");
+    CHECK(std::holds_alternative<httpy::native_handler>(*routed.handler));
+    CHECK(routed.params.find("id")->front() == "7");
+}

@@ -1,0 +1,37 @@
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <string>
+
+namespace httpy {
+
+/// Every limit and timeout of the HTTP server, with its default. `httpy serve --help` lists
+/// them; each also reads from an `HTTPY_*` environment variable.
+struct server_options {
+    /// Address and port to listen on; port 0 picks a free one (see `server::port`).
+    std::string host = "127.0.0.1";
+    unsigned short port = 8080;
+    /// Threads running the io_context; 0: one per core.
+    std::size_t io_threads = 0;
+    /// Largest request line plus headers; larger gets 431.
+    std::size_t max_header_bytes = 16 * 1024;
+    /// Largest request body; larger gets 413.
+    std::size_t max_body_bytes = 1024 * 1024;
+    /// Time a client has to send the request line and headers once it started; then 408.
+    std::chrono::milliseconds header_timeout{10'000};
+    /// Time a client has to send the body once the headers are in; then 408.
+    std::chrono::milliseconds body_timeout{10'000};
+    /// Time an idle keep-alive connection is kept open waiting for the next request.
+    std::chrono::milliseconds idle_timeout{30'000};
+    /// Time a client has to take the response; then the connection is closed.
+    std::chrono::milliseconds write_timeout{10'000};
+    /// Open connections; a connection beyond this gets 503 and is closed.
+    std::size_t max_connections = 10'000;
+    /// On stop, time in-flight requests get to finish before connections are force-closed.
+    std::chrono::milliseconds drain_timeout{10'000};
+    /// One log line per request: method, target, status, bytes, duration.
+    bool access_log = false;
+};
+
+} // namespace httpy

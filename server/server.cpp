@@ -1,0 +1,197 @@
+#include "server/server.hpp"
+
+#include "httpy/status.hpp"
+#include "server/detail/connection.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <spdlog/spdlog.h>
+
+#include <mutex>
+#include <unordered_set>
+
+namespace httpy {
+
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+using boost::system::error_code;
+
+struct server::state : std::enable_shared_from_this<server::state> {
+    state(net::io_context& io, const router& routes, server_options o)
+        : ioc(io), options(std::move(o)), context{routes, options}, acceptor(net::make_strand(io)),
+          drain_timer(acceptor.get_executor()) {}
+
+    net::io_context& ioc;
+    server_options options;
+    detail::session_context context;
+    tcp::acceptor acceptor;
+    net::steady_timer drain_timer;
+
+    mutable std::mutex mu;
+    std::unordered_set<std::shared_ptr<detail::connection>> open; // guarded by mu
+    bool stopping = false;                                         // guarded by mu
+    std::function<void()> on_stopped;                              // guarded by mu
+
+    net::awaitable<void> accept_loop();
+    void start_session(tcp::socket socket);
+    void end_session(const std::shared_ptr<detail::connection>& conn);
+    void close_idle();
+    void force_close();
+    void finish_stop_if_drained(std::unique_lock<std::mutex>& lock);
+};
+
+namespace {
+
+constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
+
+// Answers 503 to a connection over the limit, then closes it.
+net::awaitable<void> refuse(tcp::socket socket) {
+    static constexpr std::string_view answer =
+        "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nRetry-After: 1\r\n"
+        "Connection: close\r\n\r\n";
+    co_await net::async_write(socket, net::buffer(answer), use_tuple);
+    error_code ignored;
+    socket.shutdown(tcp::socket::shutdown_both, ignored);
+}
+
+} // namespace
+
+net::awaitable<void> server::state::accept_loop() {
+    auto self = shared_from_this();
+    for (;;) {
+        auto [ec, socket] = co_await acceptor.async_accept(net::make_strand(ioc), use_tuple);
+        if (ec == net::error::operation_aborted || !acceptor.is_open())
+            co_return;
+        if (ec) {
+            spdlog::warn("accept failed: {}", ec.message());
+            continue;
+        }
+        start_session(std::move(socket));
+    }
+}
+
+void server::state::start_session(tcp::socket socket) {
+    auto conn = std::make_shared<detail::connection>(std::move(socket));
+    {
+        std::lock_guard lock(mu);
+        if (stopping)
+            return;
+        if (open.size() >= options.max_connections) {
+            spdlog::warn("{} connections open, the limit; answering 503", open.size());
+            auto executor = conn->stream.get_executor();
+            net::co_spawn(executor, refuse(std::move(conn->stream.socket())), net::detached);
+            return;
+        }
+        open.insert(conn);
+    }
+    net::co_spawn(conn->stream.get_executor(), detail::serve(conn, context),
+                  [self = shared_from_this(), conn](std::exception_ptr e) {
+                      if (e) {
+                          try {
+                              std::rethrow_exception(e);
+                          } catch (const std::exception& ex) {
+                              spdlog::error("connection failed: {}", ex.what());
+                          }
+                      }
+                      self->end_session(conn);
+                  });
+}
+
+void server::state::end_session(const std::shared_ptr<detail::connection>& conn) {
+    std::unique_lock lock(mu);
+    open.erase(conn);
+    finish_stop_if_drained(lock);
+}
+
+// Requires: `lock` holds mu; it is released when the stop completes.
+void server::state::finish_stop_if_drained(std::unique_lock<std::mutex>& lock) {
+    if (!stopping || !open.empty() || !on_stopped)
+        return;
+    auto done = std::move(on_stopped);
+    on_stopped = nullptr;
+    lock.unlock();
+    drain_timer.cancel();
+    done();
+}
+
+void server::state::close_idle() {
+    std::lock_guard lock(mu);
+    for (const auto& conn : open) {
+        conn->closing = true;
+        // On the connection's strand, where `idle` cannot change under us.
+        net::post(conn->stream.get_executor(), [conn] {
+            if (conn->idle)
+                conn->stream.cancel();
+        });
+    }
+}
+
+void server::state::force_close() {
+    std::lock_guard lock(mu);
+    if (!open.empty())
+        spdlog::warn("drain deadline reached; closing {} connections", open.size());
+    for (const auto& conn : open)
+        net::post(conn->stream.get_executor(), [conn] { conn->stream.close(); });
+}
+
+server::server(net::io_context& ioc, const router& routes, server_options options)
+    : state_(std::make_shared<state>(ioc, routes, std::move(options))) {}
+
+server::~server() {
+    error_code ignored;
+    state_->acceptor.close(ignored);
+}
+
+void server::start() {
+    auto& acceptor = state_->acceptor;
+    const tcp::endpoint endpoint(net::ip::make_address(state_->options.host), state_->options.port);
+    acceptor.open(endpoint.protocol());
+    acceptor.set_option(tcp::acceptor::reuse_address(true));
+    acceptor.bind(endpoint);
+    acceptor.listen(net::socket_base::max_listen_connections);
+    net::co_spawn(acceptor.get_executor(), state_->accept_loop(), net::detached);
+}
+
+unsigned short server::port() const noexcept {
+    error_code ec;
+    auto endpoint = state_->acceptor.local_endpoint(ec);
+    return ec ? 0 : endpoint.port();
+}
+
+std::size_t server::connections() const noexcept {
+    std::lock_guard lock(state_->mu);
+    return state_->open.size();
+}
+
+void server::stop(std::function<void()> done) {
+    auto s = state_;
+    net::post(s->acceptor.get_executor(), [s, done = std::move(done)]() mutable {
+        {
+            std::unique_lock lock(s->mu);
+            if (s->stopping)
+                return;
+            s->stopping = true;
+            s->on_stopped = done ? std::move(done) : [] {};
+        }
+        error_code ignored;
+        s->acceptor.close(ignored);
+        s->close_idle();
+        s->drain_timer.expires_after(s->options.drain_timeout);
+        s->drain_timer.async_wait([s](error_code ec) {
+            if (!ec)
+                s->force_close();
+        });
+        std::unique_lock lock(s->mu);
+        s->finish_stop_if_drained(lock);
+    });
+}
+
+} // namespace httpy

@@ -1,0 +1,258 @@
+#include "server/detail/connection.hpp"
+
+#include "httpy/app.hpp"
+#include "httpy/header_name.hpp"
+#include "httpy/router.hpp"
+#include "httpy/status.hpp"
+#include "httpy/target.hpp"
+#include "server/detail/http_date.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/http/write.hpp>
+#include <boost/beast/core/string.hpp>
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <optional>
+
+namespace httpy::detail {
+
+namespace net = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using boost::system::error_code;
+
+namespace {
+
+constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
+using clock_type = std::chrono::steady_clock;
+using parser_type = http::request_parser<http::string_body>;
+
+// The status a failed read of a started request answers, or 0 when the connection just
+// closes (the client left, a stop cancelled the read).
+int status_for_read_error(const error_code& ec) {
+    if (ec == http::error::header_limit || ec == http::error::buffer_overflow)
+        return 431;
+    if (ec == http::error::body_limit)
+        return 413;
+    if (ec == beast::error::timeout)
+        return 408;
+    if (ec == http::error::end_of_stream || ec == http::error::partial_message)
+        return 0;
+    // Every other parser error is a malformed request line, header or framing.
+    if (ec.category() == http::make_error_code(http::error::bad_target).category())
+        return 400;
+    return 0;
+}
+
+std::string remote_of(const connection& conn) {
+    error_code ec;
+    auto endpoint = conn.stream.socket().remote_endpoint(ec);
+    return ec ? "unknown peer" : endpoint.address().to_string() + ":" + std::to_string(endpoint.port());
+}
+
+bool is_connection_field(std::string_view name) {
+    return beast::iequals(name, "Content-Length") || beast::iequals(name, "Transfer-Encoding") ||
+           beast::iequals(name, "Connection");
+}
+
+// The Beast response for `r`: the handler's headers, then Date, Server and Content-Length
+// unless the handler set Date or Server (Content-Length and framing are always the server's).
+http::response<http::string_body> to_beast(response r, unsigned version, bool keep_alive,
+                                           bool head) {
+    http::response<http::string_body> res;
+    res.version(version);
+    res.result(static_cast<unsigned>(r.status));
+    if (res.reason().empty())
+        res.reason(reason_phrase(r.status));
+    bool has_date = false, has_server = false;
+    for (const auto& [name, values] : r.headers) {
+        if (is_connection_field(name))
+            continue;
+        has_date = has_date || beast::iequals(name, "Date");
+        has_server = has_server || beast::iequals(name, "Server");
+        for (const auto& value : values)
+            res.insert(name, value);
+    }
+    if (!has_date)
+        res.set(http::field::date, http_date());
+    if (!has_server)
+        res.set(http::field::server, "httpy");
+    const bool bodyless = r.status < 200 || r.status == 204 || r.status == 304;
+    if (!bodyless)
+        res.content_length(r.body.size());
+    if (!head && !bodyless)
+        res.body() = std::move(r.body);
+    res.keep_alive(keep_alive);
+    return res;
+}
+
+// Builds the plain request value from the parsed message; nullopt for a bad target.
+std::optional<request> to_request(http::request<http::string_body>& msg) {
+    auto target = parse_target(std::string_view(msg.target().data(), msg.target().size()));
+    if (!target)
+        return std::nullopt;
+    request req;
+    req.method = std::string(msg.method_string());
+    req.path = std::move(target->path);
+    req.query = std::move(target->query);
+    for (const auto& field : msg)
+        req.headers.add(canonical_header_name(field.name_string()), field.value());
+    req.body = std::move(msg.body());
+    return req;
+}
+
+class session {
+public:
+    session(std::shared_ptr<connection> conn, const session_context& ctx)
+        : conn_(std::move(conn)), ctx_(ctx), buffer_(ctx.options.max_header_bytes + 64 * 1024) {}
+
+    net::awaitable<void> run();
+
+private:
+    net::awaitable<bool> wait_for_request();
+    net::awaitable<bool> serve_one();
+    net::awaitable<response> dispatch(request& req);
+    net::awaitable<bool> write(response r, unsigned version, bool keep_alive, bool head);
+    net::awaitable<void> reject(int status, const error_code& ec);
+    void log_access(const request& req, std::string_view target, int status, std::size_t bytes,
+                    clock_type::time_point start) const;
+
+    std::shared_ptr<connection> conn_;
+    const session_context& ctx_;
+    beast::flat_buffer buffer_;
+};
+
+net::awaitable<void> session::run() {
+    for (;;) { // no co_await inside && : g++ 12 miscompiles it
+        const bool waiting = co_await wait_for_request();
+        if (!waiting)
+            break;
+        const bool served = co_await serve_one();
+        if (!served)
+            break;
+    }
+    error_code ignored;
+    conn_->stream.socket().shutdown(net::ip::tcp::socket::shutdown_send, ignored);
+    conn_->stream.close();
+}
+
+// Waits, within the idle timeout, for the first byte of the next request unless pipelined bytes
+// are already buffered. False when the connection should close.
+net::awaitable<bool> session::wait_for_request() {
+    if (buffer_.size() > 0)
+        co_return true;
+    if (conn_->closing)
+        co_return false;
+    conn_->idle = true;
+    conn_->stream.expires_after(ctx_.options.idle_timeout);
+    auto [ec, n] = co_await conn_->stream.async_read_some(buffer_.prepare(4096), use_tuple);
+    conn_->idle = false;
+    buffer_.commit(n);
+    co_return !ec && n > 0;
+}
+
+net::awaitable<bool> session::serve_one() {
+    const auto start = clock_type::now();
+    parser_type parser;
+    parser.header_limit(static_cast<std::uint32_t>(ctx_.options.max_header_bytes));
+    parser.body_limit(ctx_.options.max_body_bytes);
+
+    conn_->stream.expires_after(ctx_.options.header_timeout);
+    auto [header_ec, header_bytes] = co_await http::async_read_header(conn_->stream, buffer_, parser, use_tuple);
+    if (header_ec) {
+        co_await reject(status_for_read_error(header_ec), header_ec);
+        co_return false;
+    }
+    auto& msg = parser.get();
+    if (!parser.is_done() && beast::iequals(msg[http::field::expect], "100-continue") &&
+        msg.version() >= 11) {
+        static constexpr std::string_view go_on = "HTTP/1.1 100 Continue\r\n\r\n";
+        conn_->stream.expires_after(ctx_.options.write_timeout);
+        auto [ec, n] = co_await net::async_write(conn_->stream, net::buffer(go_on), use_tuple);
+        if (ec)
+            co_return false;
+    }
+    if (!parser.is_done()) {
+        conn_->stream.expires_after(ctx_.options.body_timeout);
+        auto [body_ec, body_bytes] = co_await http::async_read(conn_->stream, buffer_, parser, use_tuple);
+        if (body_ec) {
+            co_await reject(status_for_read_error(body_ec), body_ec);
+            co_return false;
+        }
+    }
+    const bool head = msg.method() == http::verb::head;
+    const unsigned version = msg.version();
+    const std::string target(msg.target());
+    bool keep_alive = msg.keep_alive();
+    auto req = to_request(msg);
+    if (!req) {
+        spdlog::warn("{}: bad request target \"{}\"; answering 400", remote_of(*conn_), target);
+        co_await write(status_response(400), version, false, head);
+        co_return false;
+    }
+    response r = co_await dispatch(*req);
+    const int status = r.status;
+    const std::size_t bytes = r.body.size();
+    if (const auto* c = r.headers.find("Connection"); c && !c->empty() && beast::iequals(c->front(), "close"))
+        keep_alive = false;
+    keep_alive = keep_alive && !conn_->closing;
+    const bool written = co_await write(std::move(r), version, keep_alive, head);
+    if (ctx_.options.access_log)
+        log_access(*req, target, status, bytes, start);
+    co_return written && keep_alive;
+}
+
+net::awaitable<response> session::dispatch(request& req) {
+    route_match match = ctx_.routes.match(req.method, req.path);
+    if (match.status == 404)
+        co_return status_response(404);
+    if (match.status == 405)
+        co_return method_not_allowed(match.allowed);
+    req.params = std::move(match.params);
+    if (const auto* native = std::get_if<native_handler>(match.handler))
+        co_return (*native)(req);
+    app& python = *std::get<python_handler>(*match.handler).application;
+    auto [ec, r] = co_await python.async_request(std::move(req), use_tuple);
+    co_return std::move(r);
+}
+
+net::awaitable<bool> session::write(response r, unsigned version, bool keep_alive, bool head) {
+    auto res = to_beast(std::move(r), version, keep_alive, head);
+    conn_->stream.expires_after(ctx_.options.write_timeout);
+    auto [ec, n] = co_await http::async_write(conn_->stream, res, use_tuple);
+    if (ec && ec != net::error::operation_aborted)
+        spdlog::info("{}: writing the response failed: {}", remote_of(*conn_), ec.message());
+    co_return !ec;
+}
+
+// Answers a request that could not be read (when an answer is owed), then the connection closes.
+net::awaitable<void> session::reject(int status, const error_code& ec) {
+    if (status == 0)
+        co_return;
+    spdlog::warn("{}: {}; answering {} and closing", remote_of(*conn_), ec.message(), status);
+    co_await write(status_response(status), 11, false, false);
+}
+
+void session::log_access(const request& req, std::string_view target, int status,
+                         std::size_t bytes, clock_type::time_point start) const {
+    const auto us = std::chrono::duration_cast<std::chrono::microseconds>(clock_type::now() - start);
+    spdlog::info("{} {} {} {} {}B {:.3f}ms", remote_of(*conn_), req.method, target, status, bytes,
+                 static_cast<double>(us.count()) / 1000.0);
+}
+
+} // namespace
+
+net::awaitable<void> serve(std::shared_ptr<connection> conn, const session_context& ctx) {
+    session s(std::move(conn), ctx);
+    co_await s.run();
+}
+
+} // namespace httpy::detail
