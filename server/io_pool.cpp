@@ -18,7 +18,8 @@ namespace net = boost::asio;
 
 struct io_pool::state {
     state(net::io_context& io, std::size_t n, executor* py)
-        : ioc(io), base_threads(std::max<std::size_t>(n, 1)), python(py) {}
+        : ioc(io), base_threads(n > 0 ? n : std::max(1u, std::thread::hardware_concurrency())),
+          python(py) {}
 
     net::io_context& ioc;
     const std::size_t base_threads;
@@ -96,5 +97,7 @@ void io_pool::run() {
 }
 
 std::size_t io_pool::threads() const noexcept { return state_->running; }
+
+std::size_t io_pool::threads_wanted() const noexcept { return state_->base_threads; }
 
 } // namespace httpy

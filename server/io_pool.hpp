@@ -18,7 +18,8 @@ class executor;
 /// scheduler hands a P to another thread while a goroutine sits in a system call.
 class io_pool {
 public:
-    /// `python` may be null: then the threads only run the io_context.
+    /// `threads` 0 means one per core. `python` may be null: then the threads only run the
+    /// io_context.
     io_pool(boost::asio::io_context& ioc, std::size_t threads, executor* python);
     ~io_pool();
     io_pool(const io_pool&) = delete;
@@ -27,6 +28,9 @@ public:
     /// Runs the io_context on the calling thread and `threads - 1` more; returns once it has
     /// stopped and every pool thread has been joined.
     void run();
+
+    /// Threads the pool keeps moving (spares come on top while calls block some).
+    std::size_t threads_wanted() const noexcept;
 
     /// Threads running the io_context now (spares included).
     std::size_t threads() const noexcept;

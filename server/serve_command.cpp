@@ -13,7 +13,6 @@
 
 #include <csignal>
 #include <stdexcept>
-#include <thread>
 
 namespace httpy::cli {
 
@@ -42,12 +41,6 @@ router make_router(app& application) {
     return routes;
 }
 
-std::size_t io_threads(const server_options& options) {
-    if (options.io_threads > 0)
-        return options.io_threads;
-    return std::max(1u, std::thread::hardware_concurrency());
-}
-
 int serve(const serve_options& options) {
     interpreter python;
     app application(make_app_options(options));
@@ -56,11 +49,12 @@ int serve(const serve_options& options) {
     net::io_context ioc;
     server http(ioc, routes, options.http);
     http.start();
+    io_pool pool(ioc, options.http.io_threads, &application.python());
     spdlog::info("httpy listening on http://{}:{} ({} routes from {}, {} IO threads, {} Python "
                  "threads)",
                  options.http.host, http.port(), application.routes().routes().size(),
                  application.has_init() ? "init" : "none: every path goes to the handler",
-                 io_threads(options.http), options.python.threads);
+                 pool.threads_wanted(), options.python.threads);
 
     net::signal_set signals(ioc, SIGINT, SIGTERM);
     signals.async_wait([&](boost::system::error_code ec, int signal) {
@@ -70,7 +64,6 @@ int serve(const serve_options& options) {
                      options.http.drain_timeout.count());
         http.stop([&] { ioc.stop(); });
     });
-    io_pool pool(ioc, io_threads(options.http), &application.python());
     pool.run();
     spdlog::info("stopped");
     return 0;
