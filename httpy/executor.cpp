@@ -1,3 +1,4 @@
+#include <pybind11/eval.h>
 #include <pybind11/pybind11.h>
 
 #include "httpy/executor.hpp"
@@ -20,6 +21,7 @@
 #include <condition_variable>
 #include <deque>
 #include <list>
+#include <set>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -81,6 +83,13 @@ void fail(pending_call& call, call_error e, bool immediate = false) {
 struct deferred {};
 using outcome = std::variant<response, call_error, deferred>;
 
+void deliver(pending_call& call, outcome result) {
+    if (auto* r = std::get_if<response>(&result))
+        complete(call, {}, std::move(*r));
+    else if (auto* e = std::get_if<call_error>(&result))
+        fail(call, *e);
+}
+
 bool is_awaitable(py::handle result) {
     if (PyTuple_CheckExact(result.ptr()) || PyList_CheckExact(result.ptr()))
         return false;
@@ -116,12 +125,14 @@ struct executor::state {
     bool monitor_idle = false;
     bool monitor_exit = false;
     std::thread monitor;
-    std::atomic<std::size_t> coroutines{0};
+    std::set<call_ptr> coroutine_calls; // guarded by mu: running on the event loop
+    std::condition_variable coroutines_done;
 
     // Python objects: touched only with the GIL held.
     py::object handler;
     std::string handler_name = "go_request";
     py::object loop;
+    py::object await_any;
     std::thread loop_thread;
 
     bool thread_may_take(clock::time_point now) const;
@@ -135,7 +146,10 @@ struct executor::state {
     bool enqueue(call_ptr call, std::unique_lock<std::mutex>& lock);
     outcome call_python(const call_ptr& call);
     void start_coroutine(const call_ptr& call, py::object awaitable);
-    void finish_coroutine(pending_call& call, py::handle future);
+    outcome coroutine_outcome(const pending_call& call, py::handle future,
+                              clock::time_point started);
+    py::object as_coroutine(py::object awaitable);
+    void abandon_coroutines();
     py::object event_loop();
     void stop_event_loop();
     void run_monitor();
@@ -217,10 +231,7 @@ void executor::state::run_call(slot& s, const call_ptr& call) {
         result = call_python(call);
         finish_call(s);
     }
-    if (auto* r = std::get_if<response>(&result))
-        complete(*call, {}, std::move(*r));
-    else if (auto* e = std::get_if<call_error>(&result))
-        fail(*call, *e);
+    deliver(*call, std::move(result));
 }
 
 void executor::state::run_worker(slot& s) {
@@ -288,36 +299,59 @@ outcome executor::state::call_python(const call_ptr& call) {
     return call_error::handler_failed;
 }
 
+// Requires: GIL held.
 void executor::state::start_coroutine(const call_ptr& call, py::object awaitable) {
     auto asyncio = py::module_::import("asyncio");
-    if (options.handler_timeout.count() > 0)
-        awaitable = asyncio.attr("wait_for")(
-            awaitable, std::chrono::duration<double>(options.handler_timeout).count());
-    ++coroutines;
-    auto future = asyncio.attr("run_coroutine_threadsafe")(awaitable, event_loop());
-    future.attr("add_done_callback")(py::cpp_function([this, call](py::handle f) {
-        finish_coroutine(*call, f);
-        --coroutines;
-    }));
+    event_loop();
+    awaitable = options.handler_timeout.count() > 0
+                    ? asyncio.attr("wait_for")(
+                          awaitable, std::chrono::duration<double>(options.handler_timeout).count())
+                    : as_coroutine(awaitable); // run_coroutine_threadsafe takes coroutines only
+    auto future = asyncio.attr("run_coroutine_threadsafe")(awaitable, loop);
+    future.attr("add_done_callback")(
+        py::cpp_function([this, call, started = clock::now()](py::handle f) {
+            outcome result = coroutine_outcome(*call, f, started);
+            py::gil_scoped_release released; // completions never run with the GIL held
+            deliver(*call, std::move(result));
+            std::lock_guard lock(mu);
+            coroutine_calls.erase(call);
+            coroutines_done.notify_all();
+        }));
+    // The callback cannot run before this: it needs the GIL, which this thread holds.
+    std::lock_guard lock(mu);
+    coroutine_calls.insert(call);
 }
 
 // Requires: GIL held (it runs as the future's done-callback on the event loop's thread).
-void executor::state::finish_coroutine(pending_call& call, py::handle future) {
+outcome executor::state::coroutine_outcome(const pending_call& call, py::handle future,
+                                           clock::time_point started) {
     try {
-        complete(call, {}, marshal::response_from_python(future.attr("result")(), handler_name));
-        return;
+        return marshal::response_from_python(future.attr("result")(), handler_name);
     } catch (py::error_already_set& e) {
-        if (e.matches(PyExc_TimeoutError) && options.handler_timeout.count() > 0) {
+        // A TimeoutError raised by the handler's own code before the deadline is its failure.
+        const bool ours = e.matches(PyExc_TimeoutError) && options.handler_timeout.count() > 0 &&
+                          clock::now() - started >= options.handler_timeout;
+        if (ours) {
             spdlog::warn("{} {} {}: coroutine cancelled after its timeout", handler_name,
                          call.req.method, call.req.path);
-            return fail(call, call_error::timed_out);
+            return call_error::timed_out;
         }
         spdlog::error("{} {} {}: coroutine raised:\n{}", handler_name, call.req.method,
                       call.req.path, detail::format_traceback(e));
     } catch (const std::exception& e) {
         spdlog::error("{} {} {}: {}", handler_name, call.req.method, call.req.path, e.what());
     }
-    fail(call, call_error::handler_failed);
+    return call_error::handler_failed;
+}
+
+// Requires: GIL held.
+py::object executor::state::as_coroutine(py::object awaitable) {
+    if (!await_any) {
+        py::dict scope;
+        py::exec("async def await_any(awaitable):\n    return await awaitable\n", scope);
+        await_any = scope["await_any"];
+    }
+    return await_any(awaitable);
 }
 
 // Requires: GIL held.
@@ -424,6 +458,20 @@ void executor::state::interrupt(slot& s, const call_ptr& call) {
     PyThreadState_SetAsyncExc(s.python_id, PyExc_TimeoutError);
 }
 
+// Gives coroutines still running the drain time, then answers their calls as stopped.
+void executor::state::abandon_coroutines() {
+    std::unique_lock lock(mu);
+    coroutines_done.wait_for(lock, std::chrono::seconds(10), [&] { return coroutine_calls.empty(); });
+    auto left = std::move(coroutine_calls);
+    coroutine_calls.clear();
+    lock.unlock();
+    for (const auto& call : left) {
+        spdlog::warn("{} {} {}: coroutine still running at shutdown; answering 503",
+                     handler_name, call->req.method, call->req.path);
+        fail(*call, call_error::stopped);
+    }
+}
+
 executor::executor(executor_options options) : state_(std::make_unique<state>(options)) {
     state_->options.threads = std::max<std::size_t>(state_->options.threads, 1);
     state_->options.queue_limit = std::max<std::size_t>(state_->options.queue_limit, 1);
@@ -444,14 +492,12 @@ executor::~executor() {
         state_->monitor_wake.notify_one();
     }
     state_->monitor.join();
-    // Coroutines still running have their own timeout; without one, give them the drain time.
-    const auto give_up = clock::now() + std::chrono::seconds(10);
-    while (state_->coroutines > 0 && clock::now() < give_up)
-        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    state_->abandon_coroutines();
     try {
         state_->stop_event_loop();
         py::gil_scoped_acquire gil;
         state_->handler = py::object();
+        state_->await_any = py::object();
     } catch (const std::exception& e) {
         spdlog::error("stopping the Python executor: {}", e.what());
     }

@@ -70,10 +70,12 @@ request make_request(const call_options& options) {
 app_options make_app_options(const call_options& options) {
     app_options o;
     o.handler = python_function::parse(options.handler, "go_request");
-    o.init = options.init.empty() ? python_function{o.handler.module, "go_init"}
-                                  : python_function::parse(options.init, "go_init");
+    if (!options.no_init)
+        o.init = options.init.empty() ? python_function{o.handler.module, "go_init"}
+                                      : python_function::parse(options.init, "go_init");
     o.init_required = !options.init.empty();
     o.python.threads = 1;
+    o.python.body_as_bytes = options.body_bytes;
     o.python.handler_timeout =
         std::chrono::milliseconds(static_cast<long long>(options.handler_timeout * 1000));
     return o;
@@ -82,11 +84,12 @@ app_options make_app_options(const call_options& options) {
 void print(std::string_view method, const response& r) {
     std::ostringstream head;
     head << "HTTP/1.1 " << r.status << ' ' << reason_phrase(r.status) << "\r\n";
+    // Content-Length is the server's, as it would be over the wire.
     for (const auto& [name, values] : r.headers)
-        for (const auto& value : values)
-            head << name << ": " << value << "\r\n";
-    if (!r.headers.contains("Content-Length"))
-        head << "Content-Length: " << r.body.size() << "\r\n";
+        if (name != "Content-Length")
+            for (const auto& value : values)
+                head << name << ": " << value << "\r\n";
+    head << "Content-Length: " << r.body.size() << "\r\n";
     head << "\r\n";
     std::cout << head.str();
     if (method != "HEAD")

@@ -19,6 +19,10 @@ struct call_options {
     std::string data_file;
     /// `MODULE:FUNCTION`; empty: the handler module's `go_init` when it has one.
     std::string init;
+    /// Skip the init function even when the module has one (no routing).
+    bool no_init = false;
+    /// Hand the body to Python as `bytes`.
+    bool body_bytes = false;
     /// Seconds; 0: no timeout.
     double handler_timeout = 30;
 };

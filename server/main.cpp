@@ -37,6 +37,9 @@ void add_call_command(CLI::App& cli, call_options& call) {
     cmd->add_option("--init", call.init,
                     "Init function MODULE:FUNCTION (default: the handler module's go_init, when it "
                     "has one)");
+    cmd->add_flag("--no-init", call.no_init, "Skip the module's init function: no routing")
+        ->excludes(cmd->get_option("--init"));
+    cmd->add_flag("--body-bytes", call.body_bytes, "Hand the body to Python as bytes, not str");
     cmd->add_option("--handler-timeout", call.handler_timeout,
                     "Seconds a handler may run before TimeoutError is raised in it; 0: never")
         ->capture_default_str();

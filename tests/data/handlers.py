@@ -119,3 +119,34 @@ def reflect(method, path, params, query, headers, body):
 def raw_body(method, path, params, query, headers, body):
     """Answers with the request body unchanged."""
     return 200, body, None
+
+
+class _Ready:
+    """An awaitable that is not a coroutine."""
+
+    def __await__(self):
+        if False:
+            yield
+        return 200, "awaited object", None
+
+
+def returns_awaitable(method, path, params, query, headers, body):
+    return _Ready()
+
+
+async def async_own_timeout(method, path, params, query, headers, body):
+    raise TimeoutError("an upstream call timed out")
+
+
+def thread_ident(method, path, params, query, headers, body):
+    """Answers the ident of the thread the handler ran on; sleeps first when asked."""
+    time.sleep(float(query.get("seconds", ["0"])[0]))
+    return 200, str(threading.get_ident()), None
+
+
+def body_type(method, path, params, query, headers, body):
+    return 200, type(body).__name__, None
+
+
+def wrong_length(method, path, params, query, headers, body):
+    return 200, "four", {"Content-Length": ["999"]}

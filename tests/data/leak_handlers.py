@@ -124,8 +124,19 @@ def spin(method, path, params, query, headers, body):
     return 200, "not interrupted", None
 
 
+active = 0
+
+
 async def async_forever(method, path, params, query, headers, body):
-    await asyncio.sleep(3600)
+    """`/active` answers how many calls are still waiting; any other path waits an hour."""
+    global active
+    if path == "/active":
+        return 200, str(active), None
+    active += 1
+    try:
+        await asyncio.sleep(3600)
+    finally:
+        active -= 1
 
 
 def sleepy(method, path, params, query, headers, body):

@@ -101,6 +101,27 @@ class Arguments(unittest.TestCase):
         self.assertEqual(body, b"by name")
 
 
+class Switches(unittest.TestCase):
+    def test_no_init_sends_every_path_to_the_handler(self):
+        code, head, body, err = call(WORKER, "DELETE", "/not/a/route", "--no-init")
+        self.assertEqual(code, 0, err)
+        self.assertEqual(head[0], "HTTP/1.1 200 OK")
+        self.assertEqual(body, b"request #1")
+
+    def test_body_bytes_hands_python_bytes(self):
+        code, _, body, err = call(f"{HANDLERS}:body_type", "POST", "/", "-d", "x", "--body-bytes")
+        self.assertEqual(code, 0, err)
+        self.assertEqual(body, b"bytes")
+        code, _, body, err = call(f"{HANDLERS}:body_type", "POST", "/", "-d", "x")
+        self.assertEqual(body, b"str")
+
+    def test_the_printed_content_length_is_the_real_one(self):
+        code, head, body, err = call(f"{HANDLERS}:wrong_length", "GET", "/")
+        self.assertEqual(code, 0, err)
+        lengths = [l for l in head if l.startswith("Content-Length:")]
+        self.assertEqual(lengths, [f"Content-Length: {len(body)}"])
+
+
 class Failures(unittest.TestCase):
     def test_a_wrong_result_is_500_with_the_precise_error_on_stderr(self):
         code, head, body, err = call(f"{HANDLERS}:wrong_shape", "GET", "/")

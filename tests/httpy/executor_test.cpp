@@ -4,6 +4,8 @@
 #include <boost/asio/bind_executor.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/use_future.hpp>
@@ -194,4 +196,87 @@ TEST_CASE("calls after stop answer 503 without running") {
     auto r = a.call(get("/"));
     CHECK(r.error == httpy::call_error::stopped);
     CHECK(r.resp.status == 503);
+}
+
+TEST_CASE("an awaitable that is not a coroutine is awaited, with or without a timeout") {
+    for (auto timeout : {0ms, 5000ms}) {
+        auto a = make_app("returns_awaitable", {.handler_timeout = timeout});
+        auto r = a.call(get("/"));
+        CHECK_FALSE(r.error);
+        CHECK(r.resp.body == "awaited object");
+    }
+}
+
+TEST_CASE("a coroutine's own TimeoutError is a handler failure, not a timeout") {
+    auto a = make_app("async_own_timeout", {.handler_timeout = 5000ms});
+    auto r = a.call(get("/"));
+    CHECK(r.error == httpy::call_error::handler_failed);
+    CHECK(r.resp.status == 500);
+}
+
+namespace {
+
+// An io_context run by one thread that is an IO thread of `a`'s executor.
+struct io_thread_fixture {
+    explicit io_thread_fixture(httpy::app& a) : a_(&a) {
+        thread = std::thread([&] {
+            httpy::executor::io_thread attached(a.python(), ioc.get_executor());
+            ready.set_value(static_cast<unsigned long>(pthread_self()));
+            ioc.run();
+        });
+        python_ident = ready.get_future().get();
+    }
+    ~io_thread_fixture() {
+        guard.reset();
+        thread.join();
+    }
+
+    // Submits from the IO thread itself, as a server session does.
+    httpy::call_result call(httpy::request req) {
+        std::promise<httpy::call_result> done;
+        net::post(ioc, [&] {
+            a_->async_request(std::move(req), [&](boost::system::error_code ec, httpy::response r) {
+                done.set_value({ec, std::move(r)});
+            });
+        });
+        return done.get_future().get();
+    }
+
+    httpy::app* a_ = nullptr;
+    net::io_context ioc;
+    net::executor_work_guard<net::io_context::executor_type> guard = net::make_work_guard(ioc);
+    std::promise<unsigned long> ready;
+    std::thread thread;
+    unsigned long python_ident = 0;
+};
+
+} // namespace
+
+TEST_CASE("calls submitted from an IO thread run on that thread") {
+    auto a = make_app("thread_ident");
+    io_thread_fixture io(a);
+    for (int i = 0; i < 3; ++i)
+        CHECK(io.call(get("/")).resp.body == std::to_string(io.python_ident));
+    // From any other thread, the executor's own threads run it.
+    CHECK(a.call(get("/")).resp.body != std::to_string(io.python_ident));
+}
+
+TEST_CASE("a call that blocks an IO thread is reported, and the count returns to zero") {
+    auto a = make_app("thread_ident", {.blocked_after = 1000us});
+    std::atomic<int> reports{0};
+    a.python().on_io_thread_blocked([&] { ++reports; });
+    io_thread_fixture io(a);
+    std::atomic<std::size_t> seen_blocked{0};
+    std::thread watcher([&] {
+        for (int i = 0; i < 100 && seen_blocked == 0; ++i) {
+            seen_blocked = a.python().blocked_io_threads();
+            std::this_thread::sleep_for(5ms);
+        }
+    });
+    CHECK(io.call(get("/", {{"seconds", {"0.3"}}})).resp.status == 200);
+    watcher.join();
+    CHECK(reports == 1);
+    CHECK(seen_blocked == 1);
+    CHECK(a.python().blocked_io_threads() == 0);
+    a.python().on_io_thread_blocked(nullptr);
 }

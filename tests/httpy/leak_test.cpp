@@ -292,8 +292,14 @@ TEST_CASE("an async def handler cancelled by its timeout leaks nothing") {
     auto a = make_app("async_forever", {.threads = 1, .handler_timeout = 100ms});
     const std::vector requests{typical_request()};
     // The warm-up fills the event loop's timer heap as high as a full batch does.
+    const auto active = typical_request("/active");
     check_flat("async timeout", 2 * batch_size, async_timeout_calls, [&](int n) {
         CHECK(run_calls(a, requests, n).count(httpy::call_error::timed_out, 504) == n);
+        // Every cancelled coroutine has unwound (none is left on the event loop).
+        std::string waiting;
+        for (int i = 0; i < 100 && waiting != "0"; ++i, std::this_thread::sleep_for(10ms))
+            waiting = a.call(active).resp.body;
+        CHECK(waiting == "0");
     });
 }
 
