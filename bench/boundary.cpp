@@ -17,6 +17,7 @@
 #include <algorithm>
 #include <array>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <functional>
@@ -159,10 +160,11 @@ std::string rate(double ns) {
     return text;
 }
 
-void print_row(const std::string& name, double ns, double spread) {
-    std::printf("| %s | %.0f | %s | %.0f%% |\n", name.c_str(), ns, rate(ns).c_str(),
-                spread * 100);
+void print_row(const std::string& name, double ns, std::string spread) {
+    std::printf("| %s | %.0f | %s | %s |\n", name.c_str(), ns, rate(ns).c_str(), spread.c_str());
 }
+
+std::string percent(double fraction) { return std::to_string(std::lround(fraction * 100)) + "%"; }
 
 // What the marshal-in hands over for `req`: dicts, lists, names (the method and every key) and
 // other strings (path, body and every value).
@@ -186,8 +188,8 @@ void report(const std::vector<measurement>& all, const options& opts, const http
                 opts.repeats, opts.iterations);
     std::printf("| measurement | ns/call | calls/s | spread |\n| --- | ---: | ---: | ---: |\n");
     for (const auto& m : all)
-        print_row(m.name, m.median(), m.spread());
-    print_row("(a) + (b) + (c)", all[2].median() + all[3].median() + all[4].median(), 0);
+        print_row(m.name, m.median(), percent(m.spread()));
+    print_row("(a) + (b) + (c)", all[2].median() + all[3].median() + all[4].median(), "-");
     const double ratio = full / floor;
     std::printf("\n**Boundary / floor: %.2fx** (%s calls/s against %s calls/s; target <= 1.5x: "
                 "%s).\n",

@@ -13,6 +13,7 @@ args=("$@")
 
 [[ -f $build/build.ninja ]] || cmake -S "$root" -B "$build" -G Ninja >/dev/null
 ninja -j2 -C "$build" boundary >/dev/null
+load=$(cut -d' ' -f1 /proc/loadavg)
 results=$("$build/bench/boundary" "${args[@]}")
 
 build_type=$(sed -n 's/^CMAKE_BUILD_TYPE:[A-Z]*=//p' "$build/CMakeCache.txt")
@@ -31,7 +32,7 @@ User-Agent, Accept, Accept-Encoding, Connection, X-Request-Id) and an 18-byte bo
 time the three steps apart. Source: \`bench/boundary.cpp\`.
 
 - Command: \`bench/boundary.sh ${args[*]}\` (runs \`build-bench/bench/boundary ${args[*]}\`)
-- Machine: $(nproc) cores ($cpu), shared with other work, so medians of several runs
+- Machine: $(nproc) cores ($cpu), shared with other work (load average $load at the start), so medians of several runs
 - Python: $("$python" -c 'import platform; print(platform.python_version())'); compiler: $("$compiler" --version | head -n1), ${build_type:-default} build
 - Date: $(date -u '+%Y-%m-%d %H:%M UTC')
 
@@ -55,19 +56,12 @@ WHY
 )
 fi
 
-# Replaces the section (from its heading to the next "## " heading) or appends it.
-mkdir -p "$(dirname "$doc")"
-SECTION_TEXT=$section "$python" - "$doc" <<'PY'
-import os, re, sys
-path = sys.argv[1]
-section = os.environ["SECTION_TEXT"].rstrip("\n") + "\n"
-text = open(path).read() if os.path.exists(path) else "# Benchmarks\n"
-pattern = re.compile(r"^## The Python boundary\n.*?(?=^## |\Z)", re.M | re.S)
-if pattern.search(text):
-    text = pattern.sub(lambda _: section + "\n", text, count=1).rstrip("\n") + "\n"
-else:
-    text = text.rstrip("\n") + "\n\n" + section
-open(path, "w").write(text)
-PY
+# Replaces only this section of the page (bench/docs_section.py), keeping the others.
+SECTION_TEXT=$section "$python" -c '
+import os, sys
+sys.path.insert(0, sys.argv[1])
+import docs_section
+docs_section.replace(sys.argv[2], "## The Python boundary", os.environ["SECTION_TEXT"])
+' "$root/bench" "$doc"
 echo "$results"
 echo "updated $doc"

@@ -20,6 +20,8 @@ DOCKERFILE = os.path.join(SOURCE, "Dockerfile")
 BASE_PACKAGES = {"libc6", "libgcc-s1", "libstdc++6"}
 # CI's build script: the only variables the Dockerfile may set for it, and no extra arguments.
 BUILD_ENV = {"BUILD_TARGETS", "BUILD_DIR", "HTTPY_JOBS"}
+# Where Debian packages put programs: a container's PATH minus /usr/local (pyenv and the like).
+DEBIAN_PATH = "/usr/sbin:/usr/bin:/sbin:/bin"
 
 
 # ---- reading the Dockerfile -------------------------------------------------------------------
@@ -326,7 +328,7 @@ class Runtime(unittest.TestCase):
         self.assertIsNotNone(check, "the runtime stage has a HEALTHCHECK")
         self.assertIn("8080", " ".join(check))
         program = check[0] if check[0] != "/bin/sh" else shlex.split(check[2])[0]
-        path = shutil.which(program) if not program.startswith("/") else program
+        path = shutil.which(program, path=DEBIAN_PATH)
         self.assertIsNotNone(path, f"{program} exists on a Debian 12 machine")
         package = package_of(path)
         installed = dependency_closure([p for _, ps in apt_installs(runtime) for p in ps])
@@ -366,18 +368,27 @@ class Runtime(unittest.TestCase):
         libraries = linked_libraries(HTTPY)
         self.assertIn("libpython3.11.so.1.0", libraries)
         direct = set(needed(HTTPY))
+        used = set()
         for soname, path in sorted(libraries.items()):
             if soname.startswith("linux-vdso") or soname.startswith("linux-gate"):
                 continue
             self.assertIsNotNone(path, f"{soname} is not found on this machine")
             package = package_of(path)
             self.assertIsNotNone(package, f"no Debian package ships {path}")
+            used.add(package)
             if package in BASE_PACKAGES:
                 continue
             if soname in direct:  # what httpy links itself is named, not left to chance
                 self.assertIn(package, named, f"{soname} ({path}) comes from {package}")
             else:
                 self.assertIn(package, installed, f"{soname} ({path}) comes from {package}")
+
+        # Nothing else: a named package ships a linked library or runs the HEALTHCHECK.
+        check = healthcheck(runtime) or [""]
+        program = shutil.which(check[0], path=DEBIAN_PATH) if check[0] != "/bin/sh" else None
+        if program:
+            used.add(package_of(program))
+        self.assertEqual(named - used, set(), "packages no linked library comes from")
 
 
 class Container(unittest.TestCase):
@@ -395,6 +406,7 @@ class Container(unittest.TestCase):
 
     def health(self, check, port):
         argv = [a.replace("8080", str(port)) for a in check]
+        argv[0] = shutil.which(argv[0], path=DEBIAN_PATH) or argv[0]
         return subprocess.run(argv, capture_output=True, timeout=30).returncode
 
     def test_healthcheck_passes_while_cmd_serves_and_fails_after(self):
