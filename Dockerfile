@@ -38,5 +38,6 @@ ENV HTTPY_DRAIN_TIMEOUT=8
 EXPOSE 8080
 # Healthy while the server answers /ping below 500 (503 overload or 504 stuck handler: unhealthy).
 HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
-    CMD ["python3.11", "-c", "import http.client, sys; c = http.client.HTTPConnection('127.0.0.1', 8080, timeout=4); c.request('GET', '/ping'); sys.exit(c.getresponse().status >= 500)"]
+    CMD ["python3.11", "-c", \
+         "import http.client as h, sys; c = h.HTTPConnection('127.0.0.1', 8080, timeout=4); c.request('GET', '/ping'); sys.exit(c.getresponse().status >= 500)"]
 CMD ["httpy", "serve", "/app/worker.py", "--bind", "0.0.0.0:8080"]

@@ -53,7 +53,7 @@ int serve(const serve_options& options) {
     spdlog::info("httpy listening on http://{}:{} ({} routes from {}, {} IO threads, {} Python "
                  "threads)",
                  options.http.host, http.port(), application.routes().routes().size(),
-                 application.has_init() ? "init" : "none: every path goes to the handler",
+                 application.has_init() ? "the init function" : "no init function (every path goes to the handler)",
                  pool.threads_wanted(), options.python.threads);
 
     net::signal_set signals(ioc, SIGINT, SIGTERM);

@@ -5,20 +5,19 @@
 #include "httpy/router.hpp"
 #include "httpy/status.hpp"
 #include "httpy/target.hpp"
-#include "server/detail/http_date.hpp"
+#include "server/detail/request_parser.hpp"
+#include "server/detail/response_head.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/error.hpp>
-#include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
-#include <boost/beast/http/string_body.hpp>
-#include <boost/beast/http/write.hpp>
 #include <boost/beast/core/string.hpp>
 #include <spdlog/spdlog.h>
 
+#include <array>
 #include <chrono>
 #include <optional>
 
@@ -33,7 +32,6 @@ namespace {
 
 constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
 using clock_type = std::chrono::steady_clock;
-using parser_type = http::request_parser<http::string_body>;
 
 // The status a failed read of a started request answers, or 0 when the connection just
 // closes (the client left, a stop cancelled the read).
@@ -58,57 +56,6 @@ std::string remote_of(const connection& conn) {
     return ec ? "unknown peer" : endpoint.address().to_string() + ":" + std::to_string(endpoint.port());
 }
 
-bool is_connection_field(std::string_view name) {
-    return beast::iequals(name, "Content-Length") || beast::iequals(name, "Transfer-Encoding") ||
-           beast::iequals(name, "Connection");
-}
-
-// The Beast response for `r`: the handler's headers, then Date, Server and Content-Length
-// unless the handler set Date or Server (Content-Length and framing are always the server's).
-http::response<http::string_body> to_beast(response r, unsigned version, bool keep_alive,
-                                           bool head) {
-    http::response<http::string_body> res;
-    res.version(version);
-    res.result(static_cast<unsigned>(r.status));
-    if (res.reason().empty())
-        res.reason(reason_phrase(r.status));
-    bool has_date = false, has_server = false;
-    for (const auto& [name, values] : r.headers) {
-        if (is_connection_field(name))
-            continue;
-        has_date = has_date || beast::iequals(name, "Date");
-        has_server = has_server || beast::iequals(name, "Server");
-        for (const auto& value : values)
-            res.insert(name, value);
-    }
-    if (!has_date)
-        res.set(http::field::date, http_date());
-    if (!has_server)
-        res.set(http::field::server, "httpy");
-    const bool bodyless = r.status < 200 || r.status == 204 || r.status == 304;
-    if (!bodyless)
-        res.content_length(r.body.size());
-    if (!head && !bodyless)
-        res.body() = std::move(r.body);
-    res.keep_alive(keep_alive);
-    return res;
-}
-
-// Builds the plain request value from the parsed message; nullopt for a bad target.
-std::optional<request> to_request(http::request<http::string_body>& msg) {
-    auto target = parse_target(std::string_view(msg.target().data(), msg.target().size()));
-    if (!target)
-        return std::nullopt;
-    request req;
-    req.method = std::string(msg.method_string());
-    req.path = std::move(target->path);
-    req.query = std::move(target->query);
-    for (const auto& field : msg)
-        req.headers.add(canonical_header_name(field.name_string()), field.value());
-    req.body = std::move(msg.body());
-    return req;
-}
-
 class session {
 public:
     session(std::shared_ptr<connection> conn, const session_context& ctx)
@@ -122,8 +69,8 @@ private:
     net::awaitable<response> dispatch(request& req);
     net::awaitable<bool> write(response r, unsigned version, bool keep_alive, bool head);
     net::awaitable<void> reject(int status, const error_code& ec);
-    void log_access(const request& req, std::string_view target, int status, std::size_t bytes,
-                    clock_type::time_point start) const;
+    void log_access(std::string_view method, std::string_view target, int status,
+                    std::size_t bytes, clock_type::time_point start) const;
 
     std::shared_ptr<connection> conn_;
     const session_context& ctx_;
@@ -161,19 +108,16 @@ net::awaitable<bool> session::wait_for_request() {
 
 net::awaitable<bool> session::serve_one() {
     const auto start = clock_type::now();
-    parser_type parser;
-    parser.header_limit(static_cast<std::uint32_t>(ctx_.options.max_header_bytes));
-    parser.body_limit(ctx_.options.max_body_bytes);
+    request_parser parser(ctx_.options.max_header_bytes, ctx_.options.max_body_bytes);
 
     conn_->stream.expires_after(ctx_.options.header_timeout);
-    auto [header_ec, header_bytes] = co_await http::async_read_header(conn_->stream, buffer_, parser, use_tuple);
+    auto [header_ec, header_bytes] =
+        co_await http::async_read_header(conn_->stream, buffer_, parser, use_tuple);
     if (header_ec) {
         co_await reject(status_for_read_error(header_ec), header_ec);
         co_return false;
     }
-    auto& msg = parser.get();
-    if (!parser.is_done() && beast::iequals(msg[http::field::expect], "100-continue") &&
-        msg.version() >= 11) {
+    if (!parser.is_done() && parser.expects_continue() && parser.version() >= 11) {
         static constexpr std::string_view go_on = "HTTP/1.1 100 Continue\r\n\r\n";
         conn_->stream.expires_after(ctx_.options.write_timeout);
         auto [ec, n] = co_await net::async_write(conn_->stream, net::buffer(go_on), use_tuple);
@@ -182,31 +126,37 @@ net::awaitable<bool> session::serve_one() {
     }
     if (!parser.is_done()) {
         conn_->stream.expires_after(ctx_.options.body_timeout);
-        auto [body_ec, body_bytes] = co_await http::async_read(conn_->stream, buffer_, parser, use_tuple);
+        auto [body_ec, body_bytes] =
+            co_await http::async_read(conn_->stream, buffer_, parser, use_tuple);
         if (body_ec) {
             co_await reject(status_for_read_error(body_ec), body_ec);
             co_return false;
         }
     }
-    const bool head = msg.method() == http::verb::head;
-    const unsigned version = msg.version();
-    const std::string target(msg.target());
-    bool keep_alive = msg.keep_alive();
-    auto req = to_request(msg);
-    if (!req) {
-        spdlog::warn("{}: bad request target \"{}\"; answering 400", remote_of(*conn_), target);
+    request& req = parser.get();
+    const bool head = req.method == "HEAD";
+    const unsigned version = parser.version();
+    bool keep_alive = parser.keep_alive();
+    auto target = parse_target(parser.target());
+    if (!target) {
+        spdlog::warn("{}: bad request target \"{}\"; answering 400", remote_of(*conn_),
+                     parser.target());
         co_await write(status_response(400), version, false, head);
         co_return false;
     }
-    response r = co_await dispatch(*req);
+    req.path = std::move(target->path);
+    req.query = std::move(target->query);
+    const std::string method = ctx_.options.access_log ? req.method : std::string();
+    response r = co_await dispatch(req); // moves the request on to its handler
     const int status = r.status;
     const std::size_t bytes = r.body.size();
-    if (const auto* c = r.headers.find("Connection"); c && !c->empty() && beast::iequals(c->front(), "close"))
+    if (const auto* c = r.headers.find("Connection");
+        c && !c->empty() && beast::iequals(c->front(), "close"))
         keep_alive = false;
     keep_alive = keep_alive && !conn_->closing;
     const bool written = co_await write(std::move(r), version, keep_alive, head);
     if (ctx_.options.access_log)
-        log_access(*req, target, status, bytes, start);
+        log_access(method, parser.target(), status, bytes, start);
     co_return written && keep_alive;
 }
 
@@ -225,9 +175,12 @@ net::awaitable<response> session::dispatch(request& req) {
 }
 
 net::awaitable<bool> session::write(response r, unsigned version, bool keep_alive, bool head) {
-    auto res = to_beast(std::move(r), version, keep_alive, head);
+    const std::string head_bytes = response_head(r, version, keep_alive);
+    const bool with_body = !head && !bodyless_status(r.status);
+    const std::array<net::const_buffer, 2> buffers{
+        net::buffer(head_bytes), with_body ? net::buffer(r.body) : net::const_buffer()};
     conn_->stream.expires_after(ctx_.options.write_timeout);
-    auto [ec, n] = co_await http::async_write(conn_->stream, res, use_tuple);
+    auto [ec, n] = co_await net::async_write(conn_->stream, buffers, use_tuple);
     if (ec && ec != net::error::operation_aborted)
         spdlog::info("{}: writing the response failed: {}", remote_of(*conn_), ec.message());
     co_return !ec;
@@ -241,10 +194,10 @@ net::awaitable<void> session::reject(int status, const error_code& ec) {
     co_await write(status_response(status), 11, false, false);
 }
 
-void session::log_access(const request& req, std::string_view target, int status,
+void session::log_access(std::string_view method, std::string_view target, int status,
                          std::size_t bytes, clock_type::time_point start) const {
     const auto us = std::chrono::duration_cast<std::chrono::microseconds>(clock_type::now() - start);
-    spdlog::info("{} {} {} {} {}B {:.3f}ms", remote_of(*conn_), req.method, target, status, bytes,
+    spdlog::info("{} {} {} {} {}B {:.3f}ms", remote_of(*conn_), method, target, status, bytes,
                  static_cast<double>(us.count()) / 1000.0);
 }
 

@@ -1,0 +1,50 @@
+#pragma once
+
+#include "httpy/request.hpp"
+
+#include <boost/beast/http/basic_parser.hpp>
+
+#include <cstddef>
+#include <string>
+
+namespace httpy::detail {
+
+/// A Beast request parser that fills an `httpy::request` as it parses: method, headers (names
+/// canonicalised Go-style, order and repeats kept) and body, with no intermediate message.
+/// The raw target is kept for `parse_target`; path, query and params are the caller's.
+class request_parser final : public boost::beast::http::basic_parser<true> {
+public:
+    request_parser(std::size_t header_limit, std::size_t body_limit);
+
+    /// The request parsed so far (complete once `is_done()`).
+    request& get() noexcept { return req_; }
+    /// The request target exactly as received.
+    const std::string& target() const noexcept { return target_; }
+    /// 10 for HTTP/1.0, 11 for HTTP/1.1.
+    unsigned version() const noexcept { return version_; }
+    /// True when the client sent `Expect: 100-continue`.
+    bool expects_continue() const noexcept { return expects_continue_; }
+
+private:
+    using string_view = boost::beast::string_view;
+    using error_code = boost::system::error_code;
+
+    void on_request_impl(boost::beast::http::verb, string_view method, string_view target,
+                         int version, error_code&) override;
+    void on_response_impl(int, string_view, int, error_code& ec) override;
+    void on_field_impl(boost::beast::http::field name, string_view name_string, string_view value,
+                       error_code&) override;
+    void on_header_impl(error_code&) override {}
+    void on_body_init_impl(const boost::optional<std::uint64_t>& length, error_code&) override;
+    std::size_t on_body_impl(string_view body, error_code&) override;
+    void on_chunk_header_impl(std::uint64_t, string_view, error_code&) override {}
+    std::size_t on_chunk_body_impl(std::uint64_t, string_view body, error_code&) override;
+    void on_finish_impl(error_code&) override {}
+
+    request req_;
+    std::string target_;
+    unsigned version_ = 11;
+    bool expects_continue_ = false;
+};
+
+} // namespace httpy::detail
