@@ -677,8 +677,7 @@ class GracefulStop(unittest.TestCase):
         answered = [r for r in records if "response" in r]
         bad = [r["response"] for r in answered
                if r["response"].status != 200 or not re.fullmatch(rb"request #\d+", r["response"].body)]
-        lost = [r for r in records if "error" in r and r["written"] is not None
-                and r.get("written", t_stop + 1) < t_stop]
+        lost = [r for r in records if "error" in r and r.get("written", t_stop + 1) < t_stop]
         late = [r for r in records if "refused" in r or ("error" in r and
                                                          r.get("written", t_stop + 1) >= t_stop)]
         after_stop = [r for r in answered if r["written"] >= t_stop]

@@ -34,10 +34,10 @@ constexpr int wrong_shape_kinds = 17;
 constexpr int binary_body_calls_each = 2'500; // times 4 kinds
 constexpr int async_echo_calls = 8'000;
 constexpr int async_raise_calls = 2'000;
-constexpr int timeout_calls = 300; // each costs the handler timeout
+constexpr int timeout_calls = 600; // each costs the handler timeout (and a GIL hand-over)
 constexpr int async_timeout_calls = 1'000;
 constexpr int overload_rounds = 5;
-constexpr int overload_calls_each_round = 2'740;
+constexpr int overload_calls_each_round = 2'680;
 static_assert(echo_calls + raise_calls + wrong_shape_calls_each * wrong_shape_kinds +
                   binary_body_calls_each * 4 + async_echo_calls + async_raise_calls +
                   timeout_calls + async_timeout_calls +
@@ -45,7 +45,9 @@ static_assert(echo_calls + raise_calls + wrong_shape_calls_each * wrong_shape_ki
               100'000);
 
 constexpr long long max_refcount_growth = 100;
-constexpr long long max_block_growth = 200;
+// Blocks drift by up to ~250 on the raise paths with the reference count flat (caches that
+// hold no references); a leak of one object per call is at least one block per call.
+constexpr long long max_block_growth = 500;
 // Calls in flight at once when a batch is submitted (below the default queue limit of 1024).
 constexpr int batch_size = 500;
 
@@ -97,6 +99,15 @@ struct outcomes {
     std::map<std::pair<int, int>, int> counts;
 
     int count(httpy::call_error e, int status) const { return find(static_cast<int>(e), status); }
+
+    // "error/status: count" for each outcome, for failure messages.
+    std::string describe() const {
+        std::string text;
+        for (const auto& [outcome, n] : counts)
+            text += std::to_string(outcome.first) + "/" + std::to_string(outcome.second) + ": " +
+                    std::to_string(n) + "; ";
+        return text;
+    }
     int count_ok() const { return find(0, 200); }
 
 private:
@@ -149,6 +160,17 @@ outcomes run_calls(httpy::app& a, const std::vector<httpy::request>& requests, i
     return b.wait();
 }
 
+// Checks that all `n` calls completed with `e` and `status` (0 and 200: the handler's own).
+void check_all(const outcomes& got, int n, httpy::call_error e, int status) {
+    INFO("outcomes (call_error/status: count): " << got.describe());
+    CHECK(got.count(e, status) == n);
+}
+
+void check_all_ok(const outcomes& got, int n) {
+    INFO("outcomes (call_error/status: count): " << got.describe());
+    CHECK(got.count_ok() == n);
+}
+
 // Runs `run(warmup)`, then checks that `run(calls)` leaves Python's counts flat.
 template <class Run>
 void check_flat(const std::string& what, int warmup, int calls, Run&& run) {
@@ -196,7 +218,7 @@ TEST_CASE("echoing a typical request leaks nothing") {
     CHECK(*r.resp.headers.find("X-Header-X-Raw") == httpy::fields::value_list{"\xfe\xff bytes"});
 
     check_flat("echo", 2'000, echo_calls, [&](int n) {
-        CHECK(run_calls(a, {req}, n).count_ok() == n);
+        check_all_ok(run_calls(a, {req}, n), n);
     });
 }
 
@@ -206,7 +228,7 @@ TEST_CASE("a handler that raises leaks nothing") {
     const std::vector requests{typical_request("/plain"), typical_request("/chained"),
                                typical_request("/unprintable")};
     check_flat("raises", 5'000, raise_calls, [&](int n) {
-        CHECK(run_calls(a, requests, n).count(httpy::call_error::handler_failed, 500) == n);
+        check_all(run_calls(a, requests, n), n, httpy::call_error::handler_failed, 500);
     });
 }
 
@@ -223,7 +245,7 @@ TEST_CASE("a handler returning the wrong shape leaks nothing, whatever the shape
     for (const char* kind : kinds) {
         const std::vector requests{typical_request(kind)};
         check_flat(std::string("wrong shape ") + kind, 300, wrong_shape_calls_each, [&](int n) {
-            CHECK(run_calls(a, requests, n).count(httpy::call_error::handler_failed, 500) == n);
+            check_all(run_calls(a, requests, n), n, httpy::call_error::handler_failed, 500);
         });
     }
 }
@@ -242,7 +264,7 @@ TEST_CASE("bytes, bytearray and memoryview bodies leak nothing") {
         REQUIRE(r.resp.status == 200);
         CHECK(r.resp.body == expected_body);
         check_flat(std::string("body ") + kind, 500, binary_body_calls_each, [&](int n) {
-            CHECK(run_calls(a, requests, n).count_ok() == n);
+            check_all_ok(run_calls(a, requests, n), n);
         });
     }
 }
@@ -254,13 +276,13 @@ TEST_CASE("an async def handler leaks nothing, answering or raising") {
     REQUIRE(r.resp.status == 200);
     CHECK(r.resp.body == req.body);
     check_flat("async echo", 2'000, async_echo_calls, [&](int n) {
-        CHECK(run_calls(echo, {req}, n).count_ok() == n);
+        check_all_ok(run_calls(echo, {req}, n), n);
     });
 
     const quiet_logs quiet;
     auto failing = make_app("async_raises");
     check_flat("async raises", 500, async_raise_calls, [&](int n) {
-        CHECK(run_calls(failing, {req}, n).count(httpy::call_error::handler_failed, 500) == n);
+        check_all(run_calls(failing, {req}, n), n, httpy::call_error::handler_failed, 500);
     });
 }
 
@@ -294,7 +316,7 @@ TEST_CASE("an async def handler cancelled by its timeout leaks nothing") {
     // The warm-up fills the event loop's timer heap as high as a full batch does.
     const auto active = typical_request("/active");
     check_flat("async timeout", 2 * batch_size, async_timeout_calls, [&](int n) {
-        CHECK(run_calls(a, requests, n).count(httpy::call_error::timed_out, 504) == n);
+        check_all(run_calls(a, requests, n), n, httpy::call_error::timed_out, 504);
         // Every cancelled coroutine has unwound (none is left on the event loop).
         std::string waiting;
         for (int i = 0; i < 100 && waiting != "0"; ++i, std::this_thread::sleep_for(10ms))
@@ -319,6 +341,7 @@ TEST_CASE("calls refused by a full queue leak nothing") {
         for (int i = 1; i < overload_calls_each_round; ++i)
             b.submit(a, quick);
         const auto got = b.wait();
+        INFO("outcomes (call_error/status: count): " << got.describe());
         const int overloaded = got.count(httpy::call_error::overloaded, 503);
         CHECK(overloaded >= overload_calls_each_round - 1 - static_cast<int>(queue_limit));
         CHECK(overloaded + got.count_ok() == overload_calls_each_round);
