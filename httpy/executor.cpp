@@ -122,7 +122,8 @@ struct executor::state {
     std::atomic<std::size_t> blocked_io{0};
     std::function<void()> io_thread_blocked;
     bool stopping = false;
-    bool monitor_idle = false;
+    // When the monitor looks next (max: only when woken; min: it is looking now).
+    clock::time_point monitor_wakes_at = clock::time_point::min();
     bool monitor_exit = false;
     std::thread monitor;
     std::set<call_ptr> coroutine_calls; // guarded by mu: running on the event loop
@@ -190,7 +191,13 @@ void executor::state::start_call(slot& s, call_ptr call) {
     s.current = std::move(call);
     s.started = clock::now();
     ++running;
-    if (monitor_idle)
+    // The monitor must look before this call could count as blocked or overdue.
+    auto due = clock::time_point::max();
+    if (s.io)
+        due = s.started + options.blocked_after;
+    if (options.handler_timeout.count() > 0)
+        due = std::min(due, s.started + options.handler_timeout);
+    if (due < monitor_wakes_at)
         monitor_wake.notify_one();
 }
 
@@ -267,9 +274,10 @@ bool executor::state::enqueue(call_ptr call, std::unique_lock<std::mutex>& lock)
         return false;
     }
     queue.push_back(std::move(call));
-    if (thread_may_take(clock::now()))
+    const auto now = clock::now();
+    if (thread_may_take(now))
         work_ready.notify_one();
-    else if (monitor_idle)
+    else if (now + options.blocked_after < monitor_wakes_at)
         monitor_wake.notify_one();
     return true;
 }
@@ -390,12 +398,12 @@ void executor::state::run_monitor() {
     std::unique_lock lock(mu);
     while (!monitor_exit) {
         auto wake_at = monitor_pass(lock);
-        monitor_idle = !wake_at;
+        monitor_wakes_at = wake_at.value_or(clock::time_point::max());
         if (wake_at)
             monitor_wake.wait_until(lock, *wake_at);
         else
             monitor_wake.wait(lock);
-        monitor_idle = false;
+        monitor_wakes_at = clock::time_point::min();
     }
 }
 

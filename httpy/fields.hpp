@@ -1,6 +1,7 @@
 #pragma once
 
 #include <algorithm>
+#include <concepts>
 #include <initializer_list>
 #include <string>
 #include <string_view>
@@ -37,6 +38,16 @@ public:
             values->emplace_back(value);
         else
             entries_.push_back({std::string(name), {std::string(value)}});
+    }
+
+    /// As `add`, taking ownership of a freshly made name (no copy when the name is new).
+    template <class Name>
+        requires std::same_as<Name, std::string>
+    void add(Name&& name, std::string_view value) {
+        if (auto* values = find_mutable(name))
+            values->emplace_back(value);
+        else
+            entries_.push_back({std::move(name), {std::string(value)}});
     }
 
     /// Replaces every value of `name` with `values` (keeping the name's position).

@@ -12,6 +12,7 @@ namespace httpy::detail {
 namespace http = boost::beast::http;
 
 request_parser::request_parser(std::size_t header_limit, std::size_t body_limit) {
+    req_.headers.reserve(16);
     this->header_limit(static_cast<std::uint32_t>(header_limit));
     this->body_limit(body_limit);
 }

@@ -43,6 +43,7 @@ struct server::state : std::enable_shared_from_this<server::state> {
     net::awaitable<void> accept_loop();
     void start_session(tcp::socket socket);
     void end_session(const std::shared_ptr<detail::connection>& conn);
+    void accept_backlog();
     void close_idle();
     void force_close();
     void finish_stop_if_drained(std::unique_lock<std::mutex>& lock);
@@ -122,13 +123,27 @@ void server::state::finish_stop_if_drained(std::unique_lock<std::mutex>& lock) {
     done();
 }
 
+// Connections the kernel completed before the stop were accepted from the client's view: take
+// them in, so their requests are answered rather than reset.
+void server::state::accept_backlog() {
+    error_code ec;
+    acceptor.non_blocking(true, ec);
+    while (!ec) {
+        tcp::socket socket(net::make_strand(ioc));
+        acceptor.accept(socket, ec);
+        if (!ec)
+            start_session(std::move(socket));
+    }
+}
+
 void server::state::close_idle() {
     std::lock_guard lock(mu);
     for (const auto& conn : open) {
         conn->closing = true;
         // On the connection's strand, where `idle` cannot change under us.
         net::post(conn->stream.get_executor(), [conn] {
-            if (conn->idle)
+            error_code ec;
+            if (conn->idle && conn->stream.socket().available(ec) == 0)
                 conn->stream.cancel();
         });
     }
@@ -176,10 +191,14 @@ void server::stop(std::function<void()> done) {
     net::post(s->acceptor.get_executor(), [s, done = std::move(done)]() mutable {
         {
             std::unique_lock lock(s->mu);
-            if (s->stopping)
+            if (s->stopping || s->on_stopped)
                 return;
-            s->stopping = true;
             s->on_stopped = done ? std::move(done) : [] {};
+        }
+        s->accept_backlog();
+        {
+            std::lock_guard lock(s->mu);
+            s->stopping = true;
         }
         error_code ignored;
         s->acceptor.close(ignored);

@@ -96,8 +96,10 @@ net::awaitable<void> session::run() {
 net::awaitable<bool> session::wait_for_request() {
     if (buffer_.size() > 0)
         co_return true;
-    if (conn_->closing)
-        co_return false;
+    error_code unread;
+    if (conn_->closing && conn_->stream.socket().available(unread) == 0)
+        co_return false; // stopping, and no request has arrived
+
     conn_->idle = true;
     conn_->stream.expires_after(ctx_.options.idle_timeout);
     auto [ec, n] = co_await conn_->stream.async_read_some(buffer_.prepare(4096), use_tuple);

@@ -41,6 +41,7 @@ class Server:
         self._lines = []
         self._cond = threading.Condition()
         self._eof = False
+        self.stopped = False
         full_env = dict(os.environ)
         full_env.update(env or {})
         self.proc = subprocess.Popen(
@@ -54,7 +55,6 @@ class Server:
             self.kill()
             raise ServerError(f"httpy serve did not start; stderr:\n{self.log()}")
         self.port = int(match.group(1))
-        self.stopped = False
 
     def _drain(self):
         for raw in iter(self.proc.stderr.readline, b""):
@@ -125,6 +125,7 @@ class Server:
             raise ServerError(f"httpy serve did not exit within {timeout} s of SIGTERM; "
                               f"stderr:\n{self.log()}")
         self._reader.join(5)
+        self.proc.stderr.close()
         self.stopped = True
         return code
 
@@ -143,6 +144,9 @@ class Server:
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait(10)
+        if not self.stopped:
+            self._reader.join(5)
+            self.proc.stderr.close()
         self.stopped = True
 
     def __enter__(self):
