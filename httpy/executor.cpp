@@ -315,19 +315,28 @@ void executor::state::start_coroutine(const call_ptr& call, py::object awaitable
                     ? asyncio.attr("wait_for")(
                           awaitable, std::chrono::duration<double>(options.handler_timeout).count())
                     : as_coroutine(awaitable); // run_coroutine_threadsafe takes coroutines only
-    auto future = asyncio.attr("run_coroutine_threadsafe")(awaitable, loop);
-    future.attr("add_done_callback")(
-        py::cpp_function([this, call, started = clock::now()](py::handle f) {
-            outcome result = coroutine_outcome(*call, f, started);
-            py::gil_scoped_release released; // completions never run with the GIL held
-            deliver(*call, std::move(result));
-            std::lock_guard lock(mu);
-            coroutine_calls.erase(call);
-            coroutines_done.notify_all();
-        }));
-    // The callback cannot run before this: it needs the GIL, which this thread holds.
-    std::lock_guard lock(mu);
-    coroutine_calls.insert(call);
+    // Registered first: the coroutine may finish, and its callback run, before
+    // add_done_callback returns (Python can hand the GIL to the loop thread in between).
+    {
+        std::lock_guard lock(mu);
+        coroutine_calls.insert(call);
+    }
+    try {
+        auto future = asyncio.attr("run_coroutine_threadsafe")(awaitable, loop);
+        future.attr("add_done_callback")(
+            py::cpp_function([this, call, started = clock::now()](py::handle f) {
+                outcome result = coroutine_outcome(*call, f, started);
+                py::gil_scoped_release released; // completions never run with the GIL held
+                deliver(*call, std::move(result));
+                std::lock_guard lock(mu);
+                coroutine_calls.erase(call);
+                coroutines_done.notify_all();
+            }));
+    } catch (...) {
+        std::lock_guard lock(mu);
+        coroutine_calls.erase(call);
+        throw;
+    }
 }
 
 // Requires: GIL held (it runs as the future's done-callback on the event loop's thread).
