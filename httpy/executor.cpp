@@ -144,6 +144,7 @@ struct executor::state {
     void run_call(slot& s, const call_ptr& call);
     void run_worker(slot& s);
     void run_inline(const call_ptr& call);
+    call_ptr next_inline_call(slot& s);
     bool enqueue(call_ptr call, std::unique_lock<std::mutex>& lock);
     outcome call_python(const call_ptr& call);
     void start_coroutine(const call_ptr& call, py::object awaitable);
@@ -224,7 +225,8 @@ void executor::state::finish_call(slot& s) {
         interrupted = std::exchange(s.interrupted, false);
         if (std::exchange(s.reported_blocked, false))
             --blocked_io;
-        if (!queue.empty() && thread_may_take(clock::now()))
+        // An IO thread takes the queue on itself (see run_inline); wake a worker otherwise.
+        if (!s.io && !queue.empty() && thread_may_take(clock::now()))
             work_ready.notify_one();
     }
     if (interrupted) // a TimeoutError that has not fired yet must not hit the next call
@@ -249,13 +251,15 @@ void executor::state::run_worker(slot& s) {
         run_call(s, call);
 }
 
-// Runs on whichever IO thread picked the posted call up: there, unless `threads` calls already
-// run, in which case it waits in the queue like any other.
+// Runs on whichever IO thread picked the posted call up. When no call is running it runs
+// there, then keeps taking queued calls while none other runs. When one is running, the call
+// joins the queue instead of waiting for the GIL: the thread in Python takes it next, so IO
+// threads never queue up on the GIL and hand it to each other per call.
 void executor::state::run_inline(const call_ptr& call) {
     auto* io = current_io_thread;
     {
         std::unique_lock lock(mu);
-        if (!io || io->owner != this || running >= options.threads) {
+        if (!io || io->owner != this || running > 0) {
             if (!enqueue(call, lock))
                 fail(*call, call_error::overloaded);
             return;
@@ -263,6 +267,19 @@ void executor::state::run_inline(const call_ptr& call) {
         start_call(*io->own, call);
     }
     run_call(*io->own, call);
+    while (call_ptr next = next_inline_call(*io->own))
+        run_call(*io->own, next);
+}
+
+// The next queued call for an IO thread that just finished one, or null.
+call_ptr executor::state::next_inline_call(slot& s) {
+    std::lock_guard lock(mu);
+    if (queue.empty() || running > 0)
+        return nullptr;
+    call_ptr call = std::move(queue.front());
+    queue.pop_front();
+    start_call(s, call);
+    return call;
 }
 
 // Requires: `lock` holds mu. Returns false, unlocked, when the queue is full.
