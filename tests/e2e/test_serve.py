@@ -219,23 +219,29 @@ class Limits(ServerCase):
 
 
 class SlowClients(ServerCase):
+    def stalled_request_is_cut_off(self, sock, reader, payload, what):
+        """Sends `payload` and stalls: returns the seconds until a 408 or a close."""
+        sock.sendall(payload)
+        start = time.monotonic()
+        sock.settimeout(4)
+        try:
+            resp = read_response(reader)
+        except socket.timeout:
+            self.fail(f"no 408 nor close within 4 s of {what}")
+        except ConnectionResetError:
+            resp = None
+        elapsed = time.monotonic() - start
+        if resp is not None:
+            self.assertEqual(resp.status, 408)
+            self.assertTrue(closed_within(sock, reader, 2.0))
+        return elapsed
+
     def test_a_client_too_slow_with_its_headers_gets_408_or_a_close(self):
         with Server(APP, "--header-timeout", "1") as server:
             sock = server.raw(5)
             with sock, sock.makefile("rb") as reader:
-                sock.sendall(b"GET /x HTTP/1.1\r\nHost: t\r\n")
-                start = time.monotonic()
-                sock.settimeout(4)
-                try:
-                    resp = read_response(reader)
-                except socket.timeout:
-                    self.fail("no 408 nor close within 4 s of stalled headers")
-                except ConnectionResetError:
-                    resp = None
-                elapsed = time.monotonic() - start
-                if resp is not None:
-                    self.assertEqual(resp.status, 408)
-                    self.assertTrue(closed_within(sock, reader, 2.0))
+                elapsed = self.stalled_request_is_cut_off(
+                    sock, reader, b"GET /x HTTP/1.1\r\nHost: t\r\n", "stalled headers")
             self.assertGreater(elapsed, 0.7)
             self.assertLess(elapsed, 3.0)
             self.assert_still_serving(server)
@@ -244,18 +250,10 @@ class SlowClients(ServerCase):
         with Server(APP, "--body-timeout", "1") as server:
             sock = server.raw(5)
             with sock, sock.makefile("rb") as reader:
-                sock.sendall(b"POST /len HTTP/1.1\r\nHost: t\r\nContent-Length: 100\r\n\r\n0123456789")
-                start = time.monotonic()
-                sock.settimeout(4)
-                try:
-                    resp = read_response(reader)
-                except socket.timeout:
-                    self.fail("no 408 nor close within 4 s of a stalled body")
-                except ConnectionResetError:
-                    resp = None
-                elapsed = time.monotonic() - start
-                if resp is not None:
-                    self.assertEqual(resp.status, 408)
+                elapsed = self.stalled_request_is_cut_off(
+                    sock, reader,
+                    b"POST /len HTTP/1.1\r\nHost: t\r\nContent-Length: 100\r\n\r\n0123456789",
+                    "a stalled body")
             self.assertGreater(elapsed, 0.7)
             self.assertLess(elapsed, 3.0)
             self.assert_still_serving(server)
