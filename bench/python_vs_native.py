@@ -13,6 +13,7 @@ import argparse
 import os
 import platform
 import re
+import shlex
 import signal
 import socket
 import statistics
@@ -67,7 +68,7 @@ def wrk(path, headers, duration):
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     if errors:
         raise SystemExit(f"wrk saw {errors.group(1)} error responses on {path}:\n{out}")
-    return {"rps": rps, "p50": lat["50"], "p99": lat["99"], "command": " ".join(cmd)}
+    return {"rps": rps, "p50": lat["50"], "p99": lat["99"], "command": shlex.join(cmd)}
 
 
 def spread(values, fmt="{:,.0f}"):

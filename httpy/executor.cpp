@@ -326,6 +326,8 @@ outcome executor::state::call_python(const call_ptr& call) {
 
 // Requires: GIL held.
 void executor::state::start_coroutine(const call_ptr& call, py::object awaitable) {
+    // Before the coroutine can start: its timeout must count from no earlier than this.
+    const auto started = clock::now();
     auto asyncio = py::module_::import("asyncio");
     event_loop();
     awaitable = options.handler_timeout.count() > 0
@@ -341,7 +343,7 @@ void executor::state::start_coroutine(const call_ptr& call, py::object awaitable
     try {
         auto future = asyncio.attr("run_coroutine_threadsafe")(awaitable, loop);
         future.attr("add_done_callback")(
-            py::cpp_function([this, call, started = clock::now()](py::handle f) {
+            py::cpp_function([this, call, started](py::handle f) {
                 outcome result = coroutine_outcome(*call, f, started);
                 py::gil_scoped_release released; // completions never run with the GIL held
                 deliver(*call, std::move(result));
