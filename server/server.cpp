@@ -27,13 +27,14 @@ using boost::system::error_code;
 struct server::state : std::enable_shared_from_this<server::state> {
     state(net::io_context& io, const router& routes, server_options o)
         : ioc(io), options(std::move(o)), context{routes, options}, acceptor(net::make_strand(io)),
-          drain_timer(acceptor.get_executor()) {}
+          drain_timer(acceptor.get_executor()), sweep_timer(acceptor.get_executor()) {}
 
     net::io_context& ioc;
     server_options options;
     detail::session_context context;
     tcp::acceptor acceptor;
     net::steady_timer drain_timer;
+    net::steady_timer sweep_timer;
 
     mutable std::mutex mu;
     std::unordered_set<std::shared_ptr<detail::connection>> open; // guarded by mu
@@ -44,6 +45,7 @@ struct server::state : std::enable_shared_from_this<server::state> {
     void start_session(tcp::socket socket);
     void end_session(const std::shared_ptr<detail::connection>& conn);
     void accept_backlog();
+    void sweep();
     void close_idle();
     void force_close();
     void finish_stop_if_drained(std::unique_lock<std::mutex>& lock);
@@ -87,13 +89,13 @@ void server::state::start_session(tcp::socket socket) {
             return;
         if (open.size() >= options.max_connections) {
             spdlog::warn("{} connections open, the limit; answering 503", open.size());
-            auto executor = conn->stream.get_executor();
-            net::co_spawn(executor, refuse(std::move(conn->stream.socket())), net::detached);
+            auto executor = conn->socket.get_executor();
+            net::co_spawn(executor, refuse(std::move(conn->socket)), net::detached);
             return;
         }
         open.insert(conn);
     }
-    net::co_spawn(conn->stream.get_executor(), detail::serve(conn, context),
+    net::co_spawn(conn->socket.get_executor(), detail::serve(conn, context),
                   [self = shared_from_this(), conn](std::exception_ptr e) {
                       if (e) {
                           try {
@@ -119,8 +121,38 @@ void server::state::finish_stop_if_drained(std::unique_lock<std::mutex>& lock) {
     auto done = std::move(on_stopped);
     on_stopped = nullptr;
     lock.unlock();
-    drain_timer.cancel();
+    net::post(acceptor.get_executor(), [self = shared_from_this()] { // the timers' strand
+        self->drain_timer.cancel();
+        self->sweep_timer.cancel();
+    });
     done();
+}
+
+// Cancels the operations of every connection past its deadline, then looks again in a quarter
+// of a second: timeouts are seconds, so that is precise enough, and costs one timer per server.
+void server::state::sweep() {
+    const auto now = detail::connection::clock::now();
+    {
+        std::lock_guard lock(mu);
+        for (const auto& conn : open) {
+            if (!conn->expired(now))
+                continue;
+            // On the strand, and only if the session has not moved on to a new deadline.
+            net::post(conn->socket.get_executor(), [conn] {
+                if (!conn->expired(detail::connection::clock::now()))
+                    return;
+                conn->never_expire();
+                conn->timed_out = true;
+                error_code ignored;
+                conn->socket.cancel(ignored);
+            });
+        }
+    }
+    sweep_timer.expires_after(std::chrono::milliseconds(250));
+    sweep_timer.async_wait([self = shared_from_this()](error_code ec) {
+        if (!ec)
+            self->sweep();
+    });
 }
 
 // Connections the kernel completed before the stop were accepted from the client's view: take
@@ -141,10 +173,10 @@ void server::state::close_idle() {
     for (const auto& conn : open) {
         conn->closing = true;
         // On the connection's strand, where `idle` cannot change under us.
-        net::post(conn->stream.get_executor(), [conn] {
+        net::post(conn->socket.get_executor(), [conn] {
             error_code ec;
-            if (conn->idle && conn->stream.socket().available(ec) == 0)
-                conn->stream.cancel();
+            if (conn->idle && conn->socket.available(ec) == 0)
+                conn->socket.cancel(ec);
         });
     }
 }
@@ -154,7 +186,10 @@ void server::state::force_close() {
     if (!open.empty())
         spdlog::warn("drain deadline reached; closing {} connections", open.size());
     for (const auto& conn : open)
-        net::post(conn->stream.get_executor(), [conn] { conn->stream.close(); });
+        net::post(conn->socket.get_executor(), [conn] {
+            error_code ignored;
+            conn->socket.close(ignored);
+        });
 }
 
 server::server(net::io_context& ioc, const router& routes, server_options options)
@@ -163,6 +198,7 @@ server::server(net::io_context& ioc, const router& routes, server_options option
 server::~server() {
     error_code ignored;
     state_->acceptor.close(ignored);
+    state_->sweep_timer.cancel();
 }
 
 void server::start() {
@@ -173,6 +209,7 @@ void server::start() {
     acceptor.bind(endpoint);
     acceptor.listen(net::socket_base::max_listen_connections);
     net::co_spawn(acceptor.get_executor(), state_->accept_loop(), net::detached);
+    net::post(acceptor.get_executor(), [s = state_] { s->sweep(); });
 }
 
 unsigned short server::port() const noexcept {

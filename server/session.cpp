@@ -14,6 +14,7 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/read.hpp>
+#include <boost/beast/core/error.hpp>
 #include <boost/beast/core/string.hpp>
 #include <spdlog/spdlog.h>
 
@@ -40,7 +41,7 @@ int status_for_read_error(const error_code& ec) {
         return 431;
     if (ec == http::error::body_limit)
         return 413;
-    if (ec == beast::error::timeout)
+    if (ec == beast::error::timeout) // set by the session when the sweeper cancelled the read
         return 408;
     if (ec == http::error::end_of_stream || ec == http::error::partial_message)
         return 0;
@@ -52,7 +53,7 @@ int status_for_read_error(const error_code& ec) {
 
 std::string remote_of(const connection& conn) {
     error_code ec;
-    auto endpoint = conn.stream.socket().remote_endpoint(ec);
+    auto endpoint = conn.socket.remote_endpoint(ec);
     return ec ? "unknown peer" : endpoint.address().to_string() + ":" + std::to_string(endpoint.port());
 }
 
@@ -65,6 +66,7 @@ public:
 
 private:
     net::awaitable<bool> wait_for_request();
+    error_code timed(const error_code& ec) const;
     net::awaitable<bool> serve_one();
     net::awaitable<response> dispatch(request& req);
     net::awaitable<bool> write(response r, unsigned version, bool keep_alive, bool head);
@@ -77,6 +79,13 @@ private:
     beast::flat_buffer buffer_;
 };
 
+// An operation cancelled because the connection's deadline passed is a timeout.
+error_code session::timed(const error_code& ec) const {
+    return ec == net::error::operation_aborted && conn_->timed_out
+               ? error_code(beast::error::timeout)
+               : ec;
+}
+
 net::awaitable<void> session::run() {
     for (;;) { // no co_await inside && : g++ 12 miscompiles it
         const bool waiting = co_await wait_for_request();
@@ -87,8 +96,9 @@ net::awaitable<void> session::run() {
             break;
     }
     error_code ignored;
-    conn_->stream.socket().shutdown(net::ip::tcp::socket::shutdown_send, ignored);
-    conn_->stream.close();
+    conn_->never_expire();
+    conn_->socket.shutdown(net::ip::tcp::socket::shutdown_send, ignored);
+    conn_->socket.close(ignored);
 }
 
 // Waits, within the idle timeout, for the first byte of the next request unless pipelined bytes
@@ -97,12 +107,12 @@ net::awaitable<bool> session::wait_for_request() {
     if (buffer_.size() > 0)
         co_return true;
     error_code unread;
-    if (conn_->closing && conn_->stream.socket().available(unread) == 0)
+    if (conn_->closing && conn_->socket.available(unread) == 0)
         co_return false; // stopping, and no request has arrived
 
     conn_->idle = true;
-    conn_->stream.expires_after(ctx_.options.idle_timeout);
-    auto [ec, n] = co_await conn_->stream.async_read_some(buffer_.prepare(4096), use_tuple);
+    conn_->expire_after(ctx_.options.idle_timeout);
+    auto [ec, n] = co_await conn_->socket.async_read_some(buffer_.prepare(4096), use_tuple);
     conn_->idle = false;
     buffer_.commit(n);
     co_return !ec && n > 0;
@@ -112,29 +122,30 @@ net::awaitable<bool> session::serve_one() {
     const auto start = clock_type::now();
     request_parser parser(ctx_.options.max_header_bytes, ctx_.options.max_body_bytes);
 
-    conn_->stream.expires_after(ctx_.options.header_timeout);
+    conn_->expire_after(ctx_.options.header_timeout);
     auto [header_ec, header_bytes] =
-        co_await http::async_read_header(conn_->stream, buffer_, parser, use_tuple);
+        co_await http::async_read_header(conn_->socket, buffer_, parser, use_tuple);
     if (header_ec) {
-        co_await reject(status_for_read_error(header_ec), header_ec);
+        co_await reject(status_for_read_error(timed(header_ec)), timed(header_ec));
         co_return false;
     }
     if (!parser.is_done() && parser.expects_continue() && parser.version() >= 11) {
         static constexpr std::string_view go_on = "HTTP/1.1 100 Continue\r\n\r\n";
-        conn_->stream.expires_after(ctx_.options.write_timeout);
-        auto [ec, n] = co_await net::async_write(conn_->stream, net::buffer(go_on), use_tuple);
+        conn_->expire_after(ctx_.options.write_timeout);
+        auto [ec, n] = co_await net::async_write(conn_->socket, net::buffer(go_on), use_tuple);
         if (ec)
             co_return false;
     }
     if (!parser.is_done()) {
-        conn_->stream.expires_after(ctx_.options.body_timeout);
+        conn_->expire_after(ctx_.options.body_timeout);
         auto [body_ec, body_bytes] =
-            co_await http::async_read(conn_->stream, buffer_, parser, use_tuple);
+            co_await http::async_read(conn_->socket, buffer_, parser, use_tuple);
         if (body_ec) {
-            co_await reject(status_for_read_error(body_ec), body_ec);
+            co_await reject(status_for_read_error(timed(body_ec)), timed(body_ec));
             co_return false;
         }
     }
+    conn_->never_expire(); // the handler's own timeout applies while it runs
     request& req = parser.get();
     const bool head = req.method == "HEAD";
     const unsigned version = parser.version();
@@ -181,8 +192,8 @@ net::awaitable<bool> session::write(response r, unsigned version, bool keep_aliv
     const bool with_body = !head && !bodyless_status(r.status);
     const std::array<net::const_buffer, 2> buffers{
         net::buffer(head_bytes), with_body ? net::buffer(r.body) : net::const_buffer()};
-    conn_->stream.expires_after(ctx_.options.write_timeout);
-    auto [ec, n] = co_await net::async_write(conn_->stream, buffers, use_tuple);
+    conn_->expire_after(ctx_.options.write_timeout);
+    auto [ec, n] = co_await net::async_write(conn_->socket, buffers, use_tuple);
     if (ec && ec != net::error::operation_aborted)
         spdlog::info("{}: writing the response failed: {}", remote_of(*conn_), ec.message());
     co_return !ec;

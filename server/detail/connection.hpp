@@ -3,9 +3,11 @@
 #include "server/options.hpp"
 
 #include <boost/asio/awaitable.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/asio/ip/tcp.hpp>
 
 #include <atomic>
+#include <chrono>
+#include <cstdint>
 #include <memory>
 
 namespace httpy {
@@ -14,11 +16,38 @@ class router;
 
 namespace httpy::detail {
 
-/// One client connection, shared by its session and the server's registry (for graceful stop).
+/// One client connection, shared by its session and the server's registry (graceful stop and
+/// timeouts).
+///
+/// Timeouts use a deadline per connection that the server's sweeper checks a few times a
+/// second, rather than a timer per operation: setting one is a store, not a timer-queue update
+/// and a timerfd system call per read and write.
 struct connection {
-    explicit connection(boost::asio::ip::tcp::socket socket) : stream(std::move(socket)) {}
+    using clock = std::chrono::steady_clock;
 
-    boost::beast::tcp_stream stream;
+    explicit connection(boost::asio::ip::tcp::socket s) : socket(std::move(s)) {}
+
+    /// Gives the next operations until `timeout` from now; then the sweeper cancels them and
+    /// `timed_out` is set. Requires: on the connection's strand.
+    void expire_after(std::chrono::milliseconds timeout) {
+        timed_out = false;
+        deadline.store((clock::now() + timeout).time_since_epoch().count(),
+                       std::memory_order_relaxed);
+    }
+
+    /// No deadline (while a handler runs: its own timeout applies).
+    void never_expire() { deadline.store(INT64_MAX, std::memory_order_relaxed); }
+
+    /// True when the deadline has passed.
+    bool expired(clock::time_point now) const {
+        return now.time_since_epoch().count() >= deadline.load(std::memory_order_relaxed);
+    }
+
+    boost::asio::ip::tcp::socket socket;
+    /// When pending operations give up, as steady_clock ticks.
+    std::atomic<std::int64_t> deadline{INT64_MAX};
+    /// Set on the strand when the sweeper cancelled operations at the deadline.
+    bool timed_out = false;
     /// True while the session waits for the next request's first byte (read on its strand).
     std::atomic<bool> idle{true};
     /// Set by a graceful stop: answer what was received with `Connection: close`, then close.
