@@ -1,9 +1,8 @@
-#include <pybind11/eval.h>
 #include <pybind11/pybind11.h>
 
 #include "httpy/executor.hpp"
 
-#include "httpy/call_error.hpp"
+#include "httpy/detail/executor_state.hpp"
 #include "httpy/detail/python_error.hpp"
 #include "httpy/detail/request_handler.hpp"
 #include "httpy/status.hpp"
@@ -11,46 +10,19 @@
 #include "marshal/request_to_python.hpp"
 #include "marshal/response_from_python.hpp"
 
-#include <boost/asio/execution.hpp>
 #include <boost/asio/post.hpp>
-#include <boost/asio/prefer.hpp>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <atomic>
-#include <condition_variable>
-#include <deque>
-#include <list>
-#include <set>
-#include <mutex>
-#include <optional>
-#include <thread>
-#include <variant>
-#include <vector>
 
 namespace py = pybind11;
 namespace net = boost::asio;
 
 namespace httpy {
 
+namespace detail {
+
 namespace {
-
-using clock = std::chrono::steady_clock;
-
-// One call, completed exactly once by whoever finishes first: the handler or its timeout.
-struct pending_call {
-    pending_call(request r, call_handler h)
-        : req(std::move(r)), handler(std::move(h)),
-          // Counts as outstanding work, so the caller's io_context keeps running until then.
-          work(net::prefer(net::get_associated_executor(handler),
-                           net::execution::outstanding_work.tracked)) {}
-
-    request req;
-    call_handler handler;
-    net::any_completion_executor work;
-    std::atomic<bool> completed{false};
-};
-using call_ptr = std::shared_ptr<pending_call>;
 
 response error_response(call_error e) {
     response r = status_response(status_of(e));
@@ -59,9 +31,11 @@ response error_response(call_error e) {
     return r;
 }
 
+} // namespace
+
 // Delivers the outcome on the completion's associated executor. `immediate` is for the caller's
 // own thread, where the completion must not run inline.
-void complete(pending_call& call, boost::system::error_code ec, response r, bool immediate = false) {
+void complete(pending_call& call, boost::system::error_code ec, response r, bool immediate) {
     if (call.completed.exchange(true))
         return;
     auto work = std::move(call.work);
@@ -74,14 +48,9 @@ void complete(pending_call& call, boost::system::error_code ec, response r, bool
         net::execution::execute(net::prefer(work, net::execution::blocking.possibly), std::move(invoke));
 }
 
-void fail(pending_call& call, call_error e, bool immediate = false) {
+void fail(pending_call& call, call_error e, bool immediate) {
     complete(call, e, error_response(e), immediate);
 }
-
-// What running a handler on a thread gave: a response, a failure, or a coroutine now running
-// on the event loop (which completes the call itself).
-struct deferred {};
-using outcome = std::variant<response, call_error, deferred>;
 
 void deliver(pending_call& call, outcome result) {
     if (auto* r = std::get_if<response>(&result))
@@ -96,69 +65,12 @@ bool is_awaitable(py::handle result) {
     return PyCoro_CheckExact(result.ptr()) || py::hasattr(result, "__await__");
 }
 
-} // namespace
+} // namespace detail
 
-// A thread that runs calls: one of the executor's own, or an IO thread running them itself.
-struct slot {
-    unsigned long python_id = 0;
-    bool io = false;
-    call_ptr current;              // guarded by mu
-    clock::time_point started;     // guarded by mu
-    bool interrupted = false;      // guarded by mu; TimeoutError was raised in `current`
-    bool reported_blocked = false; // guarded by mu; `current` counts in blocked_io
-};
-
-struct executor::state {
-    explicit state(executor_options o) : options(o) {}
-
-    executor_options options;
-    std::mutex mu;
-    std::condition_variable work_ready;
-    std::condition_variable monitor_wake;
-    std::deque<call_ptr> queue;
-    std::list<slot> slots; // stable addresses: threads keep pointers to their own
-    std::vector<std::thread> threads;
-    std::size_t running = 0;
-    std::atomic<std::size_t> blocked_io{0};
-    std::function<void()> io_thread_blocked;
-    bool stopping = false;
-    clock::time_point last_busy; // guarded by mu: when the monitor last saw a call
-    // When the monitor looks next (max: only when woken; min: it is looking now).
-    clock::time_point monitor_wakes_at = clock::time_point::min();
-    bool monitor_exit = false;
-    std::thread monitor;
-    std::set<call_ptr> coroutine_calls; // guarded by mu: running on the event loop
-    std::condition_variable coroutines_done;
-
-    // Python objects: touched only with the GIL held.
-    py::object handler;
-    std::string handler_name = "go_request";
-    py::object loop;
-    py::object await_any;
-    std::thread loop_thread;
-
-    bool thread_may_take(clock::time_point now) const;
-    bool all_running_blocked(clock::time_point now) const;
-    void start_call(slot& s, call_ptr call);
-    call_ptr next_call(slot& s);
-    void finish_call(slot& s);
-    void run_call(slot& s, const call_ptr& call);
-    void run_worker(slot& s);
-    void run_inline(const call_ptr& call);
-    call_ptr next_inline_call(slot& s);
-    bool enqueue(call_ptr call, std::unique_lock<std::mutex>& lock);
-    outcome call_python(const call_ptr& call);
-    void start_coroutine(const call_ptr& call, py::object awaitable);
-    outcome coroutine_outcome(const pending_call& call, py::handle future,
-                              clock::time_point started);
-    py::object as_coroutine(py::object awaitable);
-    void abandon_coroutines();
-    py::object event_loop();
-    void stop_event_loop();
-    void run_monitor();
-    std::optional<clock::time_point> monitor_pass(std::unique_lock<std::mutex>& lock);
-    void interrupt(slot& s, const call_ptr& call);
-};
+using detail::deferred;
+using detail::deliver;
+using detail::fail;
+using detail::is_awaitable;
 
 // The IO thread the calling thread is, if any.
 struct executor::io_thread::state {
@@ -325,102 +237,6 @@ outcome executor::state::call_python(const call_ptr& call) {
     return call_error::handler_failed;
 }
 
-// Requires: GIL held.
-void executor::state::start_coroutine(const call_ptr& call, py::object awaitable) {
-    // Before the coroutine can start: its timeout must count from no earlier than this.
-    const auto started = clock::now();
-    auto asyncio = py::module_::import("asyncio");
-    event_loop();
-    awaitable = options.handler_timeout.count() > 0
-                    ? asyncio.attr("wait_for")(
-                          awaitable, std::chrono::duration<double>(options.handler_timeout).count())
-                    : as_coroutine(awaitable); // run_coroutine_threadsafe takes coroutines only
-    // Registered first: the coroutine may finish, and its callback run, before
-    // add_done_callback returns (Python can hand the GIL to the loop thread in between).
-    {
-        std::lock_guard lock(mu);
-        coroutine_calls.insert(call);
-    }
-    try {
-        auto future = asyncio.attr("run_coroutine_threadsafe")(awaitable, loop);
-        future.attr("add_done_callback")(
-            py::cpp_function([this, call, started](py::handle f) {
-                outcome result = coroutine_outcome(*call, f, started);
-                py::gil_scoped_release released; // completions never run with the GIL held
-                deliver(*call, std::move(result));
-                std::lock_guard lock(mu);
-                coroutine_calls.erase(call);
-                coroutines_done.notify_all();
-            }));
-    } catch (...) {
-        std::lock_guard lock(mu);
-        coroutine_calls.erase(call);
-        throw;
-    }
-}
-
-// Requires: GIL held (it runs as the future's done-callback on the event loop's thread).
-outcome executor::state::coroutine_outcome(const pending_call& call, py::handle future,
-                                           clock::time_point started) {
-    try {
-        return marshal::response_from_python(future.attr("result")(), handler_name);
-    } catch (py::error_already_set& e) {
-        // A TimeoutError raised by the handler's own code before the deadline is its failure.
-        const bool ours = e.matches(PyExc_TimeoutError) && options.handler_timeout.count() > 0 &&
-                          clock::now() - started >= options.handler_timeout;
-        if (ours) {
-            spdlog::warn("{} {} {}: coroutine cancelled after its timeout", handler_name,
-                         call.req.method, call.req.path);
-            return call_error::timed_out;
-        }
-        spdlog::error("{} {} {}: coroutine raised:\n{}", handler_name, call.req.method,
-                      call.req.path, detail::format_traceback(e));
-    } catch (const std::exception& e) {
-        spdlog::error("{} {} {}: {}", handler_name, call.req.method, call.req.path, e.what());
-    }
-    return call_error::handler_failed;
-}
-
-// Requires: GIL held.
-py::object executor::state::as_coroutine(py::object awaitable) {
-    if (!await_any) {
-        py::dict scope;
-        py::exec("async def await_any(awaitable):\n    return await awaitable\n", scope);
-        await_any = scope["await_any"];
-    }
-    return await_any(awaitable);
-}
-
-// Requires: GIL held.
-py::object executor::state::event_loop() {
-    if (loop)
-        return loop;
-    loop = py::module_::import("asyncio").attr("new_event_loop")();
-    loop_thread = std::thread([this] {
-        py::gil_scoped_acquire gil;
-        try {
-            loop.attr("run_forever")();
-        } catch (py::error_already_set& e) {
-            spdlog::error("asyncio event loop stopped: {}", detail::format_traceback(e));
-        }
-    });
-    return loop;
-}
-
-// Requires: GIL not held.
-void executor::state::stop_event_loop() {
-    {
-        py::gil_scoped_acquire gil;
-        if (!loop)
-            return;
-        loop.attr("call_soon_threadsafe")(loop.attr("stop"));
-    }
-    loop_thread.join();
-    py::gil_scoped_acquire gil;
-    loop.attr("close")();
-    loop = py::object();
-}
-
 void executor::state::run_monitor() {
     py::gil_scoped_acquire attach; // needed to raise TimeoutError in other threads
     py::gil_scoped_release idle;
@@ -499,20 +315,6 @@ void executor::state::interrupt(slot& s, const call_ptr& call) {
         return;
     s.interrupted = true;
     PyThreadState_SetAsyncExc(s.python_id, PyExc_TimeoutError);
-}
-
-// Gives coroutines still running the drain time, then answers their calls as stopped.
-void executor::state::abandon_coroutines() {
-    std::unique_lock lock(mu);
-    coroutines_done.wait_for(lock, std::chrono::seconds(10), [&] { return coroutine_calls.empty(); });
-    auto left = std::move(coroutine_calls);
-    coroutine_calls.clear();
-    lock.unlock();
-    for (const auto& call : left) {
-        spdlog::warn("{} {} {}: coroutine still running at shutdown; answering 503",
-                     handler_name, call->req.method, call->req.path);
-        fail(*call, call_error::stopped);
-    }
 }
 
 executor::executor(executor_options options) : state_(std::make_unique<state>(options)) {
