@@ -10,7 +10,7 @@
 #include "marshal/request_to_python.hpp"
 #include "marshal/response_from_python.hpp"
 
-#include <boost/asio/post.hpp>
+#include <boost/asio/defer.hpp>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -358,8 +358,9 @@ void executor::submit(request req, call_handler handler) {
     auto* io = current_io_thread;
     if (io && io->owner == state_.get()) {
         // Run it on this pool, outside the caller's strand: a timeout can then answer on the
-        // strand while the handler still holds its thread.
-        boost::asio::post(io->io, [s = state_.get(), call = std::move(call)] { s->run_inline(call); });
+        // strand while the handler still holds its thread. Deferred, not posted: it stays on
+        // this thread's own queue instead of waking another IO thread to take it.
+        boost::asio::defer(io->io, [s = state_.get(), call = std::move(call)] { s->run_inline(call); });
         return;
     }
     std::unique_lock lock(state_->mu);
