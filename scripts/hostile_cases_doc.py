@@ -21,7 +21,7 @@ DOC = os.path.join(ROOT, "docs", "hostile-requests.md")
 REPEAT = re.compile(r"<<(\d+)\*(.*?)>>", re.S)
 # Answers after which the server must also close the connection.
 CLOSING = frozenset({400, 408, 413, 414, 431, 501, 505})
-SHOWN_CHARS = 90
+SHOWN_CHARS = 120
 
 
 def load(path=DATA):
@@ -70,7 +70,7 @@ def _escape(text):
 
 
 def show_request(case):
-    """The request as readable text: escapes for control bytes, «TEXT»×N for repeats, shortened."""
+    """The request as readable text: escapes for control bytes, «N×TEXT» for repeats, shortened."""
     if case.get("request_hex") is not None:
         shown = "hex " + case["request_hex"]
     else:
@@ -78,7 +78,7 @@ def show_request(case):
         template = case["request"]
         for m in REPEAT.finditer(template):
             parts.append(_escape(template[last:m.start()]))
-            parts.append(f"«{_escape(m.group(2))}»×{m.group(1)}")
+            parts.append(f"«{m.group(1)}×{_escape(m.group(2))}»")
             last = m.end()
         parts.append(_escape(template[last:]))
         shown = "".join(parts)
@@ -124,7 +124,7 @@ def render(data):
         "An answer is a status code or *close* (the connection closes with no response); "
         "“400 or close” means either is acceptable. Every 400, 408, 413, 431, 501 and 505 must "
         "be followed by closing the connection with nothing more sent. In a request, `\\r\\n` "
-        "and `\\xNN` are escapes, «TEXT»×N is TEXT repeated N times, and long requests are "
+        "and `\\xNN` are escapes, «N×TEXT» is TEXT repeated N times, and long requests are "
         "shortened with …; tests/e2e/hostile_requests.json has the exact bytes. The server runs "
         "with `--init tests/data/serve_app.py:routes --header-timeout 2 --body-timeout 2`, other "
         "limits at their defaults (16 KiB of headers, 1 MiB of body).",

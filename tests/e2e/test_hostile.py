@@ -191,7 +191,7 @@ class HostileRequests(unittest.TestCase):
                     self.assert_still_serving(case["id"])
         KNOWN.extend(known_here)
         for _, case_id, expected, observed, reason in known_here:
-            print(f"known failure {category}/{case_id}: expected {expected}, got {observed}",
+            print(f"\nknown failure {category}/{case_id}: expected {expected}, got {observed}",
                   file=sys.stderr)
 
     def test_framing(self):
