@@ -103,4 +103,20 @@ std::optional<parsed_target> parse_target(std::string_view target) {
     return parsed_target{std::move(*path), std::move(*query)};
 }
 
+std::string origin_form(std::string_view target) {
+    const auto scheme_end = target.find("://");
+    if (target.empty() || target.front() == '/' || scheme_end == std::string_view::npos)
+        return std::string(target);
+    std::string scheme(target.substr(0, scheme_end));
+    for (char& c : scheme)
+        c = static_cast<char>(c | 0x20);
+    if (scheme != "http" && scheme != "https")
+        return std::string(target);
+    const auto rest = target.substr(scheme_end + 3);
+    const auto path = rest.find_first_of("/?");
+    if (path == std::string_view::npos)
+        return "/";
+    return (rest[path] == '?' ? "/" : "") + std::string(rest.substr(path));
+}
+
 } // namespace httpy

@@ -19,6 +19,11 @@ std::optional<std::string> percent_decode_path(std::string_view path);
 /// escape is malformed or a pair contains ';' (Go rejects those since 1.17).
 std::optional<fields> parse_query(std::string_view query);
 
+/// The origin-form part of a request target: an absolute-form target (`http://host/p?q`, which
+/// RFC 9112 3.2.2 requires servers to accept) without its scheme and authority, `/` when it has
+/// no path; any other target unchanged.
+std::string origin_form(std::string_view target);
+
 /// A request target split into its decoded path and parsed query.
 struct parsed_target {
     std::string path;

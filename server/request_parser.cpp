@@ -1,6 +1,7 @@
 #include "server/detail/request_parser.hpp"
 
 #include "httpy/header_name.hpp"
+#include "server/detail/request_error.hpp"
 
 #include <boost/beast/core/string.hpp>
 #include <boost/beast/http/error.hpp>
@@ -30,10 +31,42 @@ void request_parser::on_response_impl(int, string_view, int, error_code& ec) {
 
 void request_parser::on_field_impl(http::field name, string_view name_string, string_view value,
                                    error_code&) {
-    if (name == http::field::expect && boost::beast::iequals(value, "100-continue"))
-        expects_continue_ = true;
+    switch (name) {
+    case http::field::expect:
+        expects_continue_ = expects_continue_ || boost::beast::iequals(value, "100-continue");
+        break;
+    case http::field::host:
+        ++hosts_;
+        bad_host_ = bad_host_ || !valid_host({value.data(), value.size()});
+        break;
+    case http::field::transfer_encoding:
+        transfer_encoding_.append(",").append(value.data(), value.size());
+        break;
+    case http::field::content_length:
+        content_length_ = true;
+        break;
+    default:
+        break;
+    }
     req_.headers.add(canonical_header_name({name_string.data(), name_string.size()}),
                      {value.data(), value.size()});
+}
+
+void request_parser::on_header_impl(error_code& ec) {
+    if (hosts_ > 1)
+        ec = request_error::duplicate_host;
+    else if (bad_host_)
+        ec = request_error::bad_host;
+    else if (hosts_ == 0 && version_ >= 11)
+        ec = request_error::missing_host;
+    else if (transfer_encoding_.empty())
+        return;
+    else if (version_ < 11)
+        ec = request_error::transfer_encoding_in_http10;
+    else if (content_length_)
+        ec = request_error::transfer_encoding_with_content_length;
+    else if (!only_chunked(transfer_encoding_))
+        ec = request_error::bad_transfer_encoding;
 }
 
 void request_parser::on_body_init_impl(const boost::optional<std::uint64_t>& length, error_code&) {

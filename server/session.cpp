@@ -5,6 +5,7 @@
 #include "httpy/router.hpp"
 #include "httpy/status.hpp"
 #include "httpy/target.hpp"
+#include "server/detail/request_error.hpp"
 #include "server/detail/request_parser.hpp"
 #include "server/detail/response_head.hpp"
 
@@ -46,7 +47,8 @@ int status_for_read_error(const error_code& ec) {
     if (ec == http::error::end_of_stream || ec == http::error::partial_message)
         return 0;
     // Every other parser error is a malformed request line, header or framing.
-    if (ec.category() == http::make_error_code(http::error::bad_target).category())
+    if (ec.category() == http::make_error_code(http::error::bad_target).category() ||
+        ec.category() == request_error_category())
         return 400;
     return 0;
 }
@@ -150,7 +152,7 @@ net::awaitable<bool> session::serve_one() {
     const bool head = req.method == "HEAD";
     const unsigned version = parser.version();
     bool keep_alive = parser.keep_alive();
-    auto target = parse_target(parser.target());
+    auto target = parse_target(origin_form(parser.target()));
     if (!target) {
         spdlog::warn("{}: bad request target \"{}\"; answering 400", remote_of(*conn_),
                      parser.target());

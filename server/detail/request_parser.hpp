@@ -3,6 +3,7 @@
 #include "httpy/request.hpp"
 
 #include <boost/beast/http/basic_parser.hpp>
+#include <boost/beast/http/field.hpp>
 
 #include <cstddef>
 #include <string>
@@ -12,6 +13,10 @@ namespace httpy::detail {
 /// A Beast request parser that fills an `httpy::request` as it parses: method, headers (names
 /// canonicalised Go-style, order and repeats kept) and body, with no intermediate message.
 /// The raw target is kept for `parse_target`; path, query and params are the caller's.
+/// Beyond Beast's own checks it refuses (with a `request_error`) what RFC 9112 makes a 400 and
+/// request smuggling uses: a missing, repeated or malformed Host in HTTP/1.1, any
+/// Transfer-Encoding but one final `chunked`, Transfer-Encoding with Content-Length, and
+/// Transfer-Encoding in HTTP/1.0.
 class request_parser final : public boost::beast::http::basic_parser<true> {
 public:
     request_parser(std::size_t header_limit, std::size_t body_limit);
@@ -34,7 +39,7 @@ private:
     void on_response_impl(int, string_view, int, error_code& ec) override;
     void on_field_impl(boost::beast::http::field name, string_view name_string, string_view value,
                        error_code&) override;
-    void on_header_impl(error_code&) override {}
+    void on_header_impl(error_code& ec) override;
     void on_body_init_impl(const boost::optional<std::uint64_t>& length, error_code&) override;
     std::size_t on_body_impl(string_view body, error_code&) override;
     void on_chunk_header_impl(std::uint64_t, string_view, error_code&) override {}
@@ -43,6 +48,10 @@ private:
 
     request req_;
     std::string target_;
+    std::string transfer_encoding_; // every Transfer-Encoding line, joined by commas
+    int hosts_ = 0;
+    bool bad_host_ = false;
+    bool content_length_ = false;
     unsigned version_ = 11;
     bool expects_continue_ = false;
 };

@@ -167,3 +167,13 @@ TEST_CASE("parse_target refuses a malformed escape or ';' in either part") {
         CHECK_FALSE(httpy::parse_target(raw));
     }
 }
+
+TEST_CASE("an absolute-form target is reduced to its origin form") {
+    CHECK(httpy::origin_form("http://t/still/alive?x=1") == "/still/alive?x=1");
+    CHECK(httpy::origin_form("HTTPS://t:8080/a") == "/a");
+    CHECK(httpy::origin_form("http://t") == "/");
+    CHECK(httpy::origin_form("http://t?x=1") == "/?x=1");
+    CHECK(httpy::origin_form("/plain?x") == "/plain?x");
+    CHECK(httpy::origin_form("ftp://t/a") == "ftp://t/a"); // not HTTP: left for parse_target to refuse
+    CHECK(httpy::origin_form("*") == "*");
+}
