@@ -7,6 +7,7 @@
 #include "httpy/router.hpp"
 #include "httpy/status.hpp"
 #include "httpy/target.hpp"
+#include "server/detail/app_spec.hpp"
 
 #include <spdlog/spdlog.h>
 
@@ -68,12 +69,7 @@ request make_request(const call_options& options) {
 }
 
 app_options make_app_options(const call_options& options) {
-    app_options o;
-    o.handler = python_function::parse(options.handler, "go_request");
-    if (!options.no_init)
-        o.init = options.init.empty() ? python_function{o.handler.module, "go_init"}
-                                      : python_function::parse(options.init, "go_init");
-    o.init_required = !options.init.empty();
+    app_options o = detail::app_spec(options.handler, options.init, options.no_init);
     o.python.threads = 1;
     o.python.body_as_bytes = options.body_bytes;
     o.python.handler_timeout =

@@ -4,6 +4,7 @@
 #include "httpy/config_error.hpp"
 #include "httpy/interpreter.hpp"
 #include "httpy/router.hpp"
+#include "server/detail/app_spec.hpp"
 #include "server/io_pool.hpp"
 #include "server/server.hpp"
 
@@ -23,11 +24,7 @@ namespace {
 constexpr int exit_setup = 2;
 
 app_options make_app_options(const serve_options& options) {
-    app_options o;
-    o.handler = python_function::parse(options.handler, "go_request");
-    o.init = options.init.empty() ? python_function{o.handler.module, "go_init"}
-                                  : python_function::parse(options.init, "go_init");
-    o.init_required = !options.init.empty();
+    app_options o = detail::app_spec(options.handler, options.init);
     o.python = options.python;
     return o;
 }

@@ -72,7 +72,7 @@ private:
     net::awaitable<bool> serve_one();
     net::awaitable<response> dispatch(request& req);
     net::awaitable<bool> write(response r, unsigned version, bool keep_alive, bool head);
-    net::awaitable<void> reject(int status, const error_code& ec);
+    net::awaitable<void> reject(const error_code& ec);
     void log_access(std::string_view method, std::string_view target, int status,
                     std::size_t bytes, clock_type::time_point start) const;
 
@@ -128,7 +128,7 @@ net::awaitable<bool> session::serve_one() {
     auto [header_ec, header_bytes] =
         co_await http::async_read_header(conn_->socket, buffer_, parser, use_tuple);
     if (header_ec) {
-        co_await reject(status_for_read_error(timed(header_ec)), timed(header_ec));
+        co_await reject(timed(header_ec));
         co_return false;
     }
     if (!parser.is_done() && parser.expects_continue() && parser.version() >= 11) {
@@ -143,7 +143,7 @@ net::awaitable<bool> session::serve_one() {
         auto [body_ec, body_bytes] =
             co_await http::async_read(conn_->socket, buffer_, parser, use_tuple);
         if (body_ec) {
-            co_await reject(status_for_read_error(timed(body_ec)), timed(body_ec));
+            co_await reject(timed(body_ec));
             co_return false;
         }
     }
@@ -202,7 +202,8 @@ net::awaitable<bool> session::write(response r, unsigned version, bool keep_aliv
 }
 
 // Answers a request that could not be read (when an answer is owed), then the connection closes.
-net::awaitable<void> session::reject(int status, const error_code& ec) {
+net::awaitable<void> session::reject(const error_code& ec) {
+    const int status = status_for_read_error(ec);
     if (status == 0)
         co_return;
     spdlog::warn("{}: {}; answering {} and closing", remote_of(*conn_), ec.message(), status);
