@@ -56,7 +56,8 @@ void executor::state::start_coroutine(const call_ptr& call, py::object awaitable
 outcome executor::state::coroutine_outcome(const pending_call& call, py::handle future,
                                            clock::time_point started) {
     try {
-        return marshal::response_from_python(future.attr("result")(), handler_name);
+        return marshal::response_from_python(future.attr("result")(), handler_name,
+                                            options.max_response_bytes);
     } catch (py::error_already_set& e) {
         // A TimeoutError raised by the handler's own code before the deadline is its failure.
         const bool ours = e.matches(PyExc_TimeoutError) && options.handler_timeout.count() > 0 &&
@@ -66,12 +67,10 @@ outcome executor::state::coroutine_outcome(const pending_call& call, py::handle 
                          call.req.method, call.req.path);
             return call_error::timed_out;
         }
-        spdlog::error("{} {} {}: coroutine raised:\n{}", handler_name, call.req.method,
-                      call.req.path, detail::format_traceback(e));
+        return handler_failed(call, "coroutine raised:\n" + detail::format_traceback(e));
     } catch (const std::exception& e) {
-        spdlog::error("{} {} {}: {}", handler_name, call.req.method, call.req.path, e.what());
+        return handler_failed(call, e.what());
     }
-    return call_error::handler_failed;
 }
 
 // Requires: GIL held.

@@ -6,7 +6,6 @@
 #include "httpy/detail/python_error.hpp"
 #include "httpy/detail/request_handler.hpp"
 #include "httpy/status.hpp"
-#include "marshal/conversion_error.hpp"
 #include "marshal/request_to_python.hpp"
 #include "marshal/response_from_python.hpp"
 
@@ -48,15 +47,18 @@ void complete(pending_call& call, boost::system::error_code ec, response r, bool
         net::execution::execute(net::prefer(work, net::execution::blocking.possibly), std::move(invoke));
 }
 
-void fail(pending_call& call, call_error e, bool immediate) {
-    complete(call, e, error_response(e), immediate);
+void fail(pending_call& call, failure f, bool immediate) {
+    response r = error_response(f.error);
+    if (!f.detail.empty())
+        r.body += "\n" + f.detail; // status_response's text/plain body, then the cause
+    complete(call, f.error, std::move(r), immediate);
 }
 
 void deliver(pending_call& call, outcome result) {
     if (auto* r = std::get_if<response>(&result))
         complete(call, {}, std::move(*r));
-    else if (auto* e = std::get_if<call_error>(&result))
-        fail(call, *e);
+    else if (auto* f = std::get_if<failure>(&result))
+        fail(call, std::move(*f));
 }
 
 bool is_awaitable(py::handle result) {
@@ -220,21 +222,25 @@ outcome executor::state::call_python(const call_ptr& call) {
             start_coroutine(call, std::move(result));
             return deferred{};
         }
-        return marshal::response_from_python(result, handler_name);
+        return marshal::response_from_python(result, handler_name, options.max_response_bytes);
     } catch (py::error_already_set& e) {
         if (call->completed) {
             spdlog::warn("{} {} {}: handler stopped after its timeout: {}", handler_name,
                          call->req.method, call->req.path, detail::describe(e));
             return call_error::timed_out;
         }
-        spdlog::error("{} {} {}: handler raised:\n{}", handler_name, call->req.method,
-                      call->req.path, detail::format_traceback(e));
-    } catch (const marshal::conversion_error& e) {
-        spdlog::error("{} {} {}: {}", handler_name, call->req.method, call->req.path, e.what());
-    } catch (const std::exception& e) {
-        spdlog::error("{} {} {}: {}", handler_name, call->req.method, call->req.path, e.what());
+        return handler_failed(*call, "handler raised:\n" + detail::format_traceback(e));
+    } catch (const std::exception& e) { // conversion_error included
+        return handler_failed(*call, e.what());
     }
-    return call_error::handler_failed;
+}
+
+// Logs why the call failed; the cause reaches the client only with `expose_errors`.
+failure executor::state::handler_failed(const pending_call& call, std::string cause) const {
+    spdlog::error("{} {} {}: {}", handler_name, call.req.method, call.req.path, cause);
+    if (!options.expose_errors)
+        cause.clear();
+    return {call_error::handler_failed, std::move(cause)};
 }
 
 void executor::state::run_monitor() {

@@ -41,6 +41,12 @@ struct executor_options {
     std::chrono::microseconds blocked_after{1'000};
     /// Hand the request body to Python as `bytes` instead of `str`.
     bool body_as_bytes = false;
+    /// Largest response body a handler may return; a larger one is refused before it is
+    /// copied and the call fails (500), so a runaway handler cannot exhaust memory twice.
+    std::size_t max_response_bytes = 64 * 1024 * 1024;
+    /// Development only: a failed call's 500 carries the traceback or the conversion message
+    /// (otherwise they go to the log only, as they can reveal code, paths and data).
+    bool expose_errors = false;
 };
 
 /// The signature a call completes with: the response to send, and why it is not the handler's

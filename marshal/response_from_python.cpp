@@ -77,7 +77,8 @@ struct header_slot {
 
 class converter {
 public:
-    explicit converter(std::string_view function) : function_(function) {}
+    converter(std::string_view function, std::size_t max_body_bytes)
+        : function_(function), max_body_bytes_(max_body_bytes) {}
 
     response convert(py::handle result) const {
         const auto items = unpack(result);
@@ -98,7 +99,10 @@ private:
     std::string header_name(py::handle key) const;
     std::string header_value(py::handle item, const header_slot& slot) const;
 
+    void check_body_size(std::size_t size, py::handle obj) const;
+
     std::string_view function_;
+    std::size_t max_body_bytes_;
 };
 
 std::array<py::object, 3> converter::unpack(py::handle result) const {
@@ -163,20 +167,37 @@ int converter::status(py::handle obj) const {
 
 std::string converter::body(py::handle obj) const {
     PyObject* p = obj.ptr();
-    if (PyBytes_Check(p))
+    if (PyBytes_Check(p)) {
+        check_body_size(static_cast<std::size_t>(PyBytes_GET_SIZE(p)), obj);
         return {PyBytes_AS_STRING(p), static_cast<std::size_t>(PyBytes_GET_SIZE(p))};
-    if (PyByteArray_Check(p))
+    }
+    if (PyByteArray_Check(p)) {
+        check_body_size(static_cast<std::size_t>(PyByteArray_GET_SIZE(p)), obj);
         return {PyByteArray_AS_STRING(p), static_cast<std::size_t>(PyByteArray_GET_SIZE(p))};
+    }
     try {
-        if (PyUnicode_Check(p))
-            return detail::encode_utf8(obj);
-        if (PyMemoryView_Check(p))
+        if (PyUnicode_Check(p)) {
+            // Each character is at least one UTF-8 byte: refuse before encoding when we can.
+            check_body_size(static_cast<std::size_t>(PyUnicode_GET_LENGTH(p)), obj);
+            std::string encoded = detail::encode_utf8(obj);
+            check_body_size(encoded.size(), obj);
+            return encoded;
+        }
+        if (PyMemoryView_Check(p)) {
+            check_body_size(static_cast<std::size_t>(PyMemoryView_GET_BUFFER(p)->len), obj);
             return buffer_view(obj).bytes();
+        }
     } catch (const py::error_already_set& e) {
         fail("body of type " + type_name(obj) + " that could not be converted to bytes (" +
              describe(e) + ")");
     }
     fail("body of type " + type_name(obj) + "; expected str, bytes, bytearray or memoryview");
+}
+
+void converter::check_body_size(std::size_t size, py::handle obj) const {
+    if (size > max_body_bytes_)
+        fail("a body of type " + type_name(obj) + " of " + std::to_string(size) +
+             " bytes; the response limit is " + std::to_string(max_body_bytes_) + " bytes");
 }
 
 // Any dict subclass is read through PyDict_Next: its stored items, whatever it overrides.
@@ -243,8 +264,9 @@ std::string converter::header_value(py::handle item, const header_slot& slot) co
 
 } // namespace
 
-response response_from_python(py::handle result, std::string_view function) {
-    const converter convert{function};
+response response_from_python(py::handle result, std::string_view function,
+                              std::size_t max_body_bytes) {
+    const converter convert{function, max_body_bytes};
     if (!result)
         convert.fail("nothing (a null object)");
     try {

@@ -100,6 +100,12 @@ void add_serve_command(CLI::App& cli, serve_options& serve, std::string& bind,
         ->envname("HTTPY_ACCESS_LOG");
     cmd->add_flag("--body-bytes", python.body_as_bytes, "Hand the body to Python as bytes, not str")
         ->envname("HTTPY_BODY_BYTES");
+    cmd->add_option("--max-response", python.max_response_bytes,
+                    "Largest response body a handler may return, in bytes; larger: 500")
+        ->capture_default_str()->envname("HTTPY_MAX_RESPONSE");
+    cmd->add_flag("--debug", python.expose_errors,
+                  "Development only: send the traceback or conversion error in 500 bodies")
+        ->envname("HTTPY_DEBUG");
 }
 
 } // namespace

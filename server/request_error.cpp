@@ -26,6 +26,10 @@ public:
             return "both Transfer-Encoding and Content-Length";
         case request_error::transfer_encoding_in_http10:
             return "Transfer-Encoding in an HTTP/1.0 request";
+        case request_error::obs_fold:
+            return "folded header line (obs-fold)";
+        case request_error::unsupported_version:
+            return "unsupported HTTP major version";
         }
         return "bad request";
     }
@@ -38,15 +42,15 @@ bool reg_name_char(char c) noexcept {
     return std::string_view("-._~%!$&'()*+,;=").find(c) != std::string_view::npos;
 }
 
-bool ip_literal_char(char c) noexcept {
-    return reg_name_char(c) || c == ':';
-}
-
 } // namespace
 
 const boost::system::error_category& request_error_category() noexcept {
     static const category instance;
     return instance;
+}
+
+int status_of(request_error e) noexcept {
+    return e == request_error::unsupported_version ? 505 : 400;
 }
 
 bool valid_host(std::string_view host) noexcept {

@@ -69,19 +69,4 @@ void request_parser::on_header_impl(error_code& ec) {
         ec = request_error::bad_transfer_encoding;
 }
 
-void request_parser::on_body_init_impl(const boost::optional<std::uint64_t>& length, error_code&) {
-    if (length) // the parser has checked it against the body limit already
-        req_.body.reserve(static_cast<std::size_t>(*length));
-}
-
-std::size_t request_parser::on_body_impl(string_view body, error_code&) {
-    req_.body.append(body.data(), body.size());
-    return body.size();
-}
-
-std::size_t request_parser::on_chunk_body_impl(std::uint64_t, string_view body, error_code&) {
-    req_.body.append(body.data(), body.size());
-    return body.size();
-}
-
 } // namespace httpy::detail

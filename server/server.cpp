@@ -15,6 +15,8 @@
 #include <boost/asio/write.hpp>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <chrono>
 #include <mutex>
 #include <unordered_set>
 
@@ -27,7 +29,8 @@ using boost::system::error_code;
 struct server::state : std::enable_shared_from_this<server::state> {
     state(net::io_context& io, const router& routes, server_options o)
         : ioc(io), options(std::move(o)), context{routes, options}, acceptor(net::make_strand(io)),
-          drain_timer(acceptor.get_executor()), sweep_timer(acceptor.get_executor()) {}
+          drain_timer(acceptor.get_executor()), sweep_timer(acceptor.get_executor()),
+          accept_pause(acceptor.get_executor()) {}
 
     net::io_context& ioc;
     server_options options;
@@ -35,6 +38,7 @@ struct server::state : std::enable_shared_from_this<server::state> {
     tcp::acceptor acceptor;
     net::steady_timer drain_timer;
     net::steady_timer sweep_timer;
+    net::steady_timer accept_pause;
 
     mutable std::mutex mu;
     std::unordered_set<std::shared_ptr<detail::connection>> open; // guarded by mu
@@ -69,15 +73,27 @@ net::awaitable<void> refuse(tcp::socket socket) {
 
 net::awaitable<void> server::state::accept_loop() {
     auto self = shared_from_this();
+    std::chrono::milliseconds pause{0};
     for (;;) {
         auto [ec, socket] = co_await acceptor.async_accept(net::make_strand(ioc), use_tuple);
+        // An accept that completed as a stop closed the acceptor still gets served: dropping
+        // its socket would reset a connection whose request may already be in.
+        if (!ec)
+            start_session(std::move(socket));
         if (ec == net::error::operation_aborted || !acceptor.is_open())
             co_return;
         if (ec) {
-            spdlog::warn("accept failed: {}", ec.message());
+            // Out of descriptors (EMFILE) or memory: the connection stays in the backlog and the
+            // listener stays readable, so retrying at once would spin. Back off as Go's
+            // net/http does, 5 ms doubling to 1 s, until closing connections free some.
+            pause = std::clamp(pause * 2, std::chrono::milliseconds(5),
+                               std::chrono::milliseconds(1000));
+            spdlog::warn("accept failed: {}; retrying in {} ms", ec.message(), pause.count());
+            accept_pause.expires_after(pause);
+            co_await accept_pause.async_wait(use_tuple);
             continue;
         }
-        start_session(std::move(socket));
+        pause = std::chrono::milliseconds(0);
     }
 }
 
@@ -88,8 +104,10 @@ void server::state::start_session(tcp::socket socket) {
     auto conn = std::make_shared<detail::connection>(std::move(socket));
     {
         std::lock_guard lock(mu);
-        if (stopping)
-            return;
+        if (stopping && !on_stopped)
+            return; // the stop has completed: nothing serves it any more
+        // Accepted while stopping: answered with Connection: close, like every request now.
+        conn->closing = stopping;
         if (open.size() >= options.max_connections) {
             spdlog::warn("{} connections open, the limit; answering 503", open.size());
             auto executor = conn->socket.get_executor();
@@ -127,6 +145,7 @@ void server::state::finish_stop_if_drained(std::unique_lock<std::mutex>& lock) {
     net::post(acceptor.get_executor(), [self = shared_from_this()] { // the timers' strand
         self->drain_timer.cancel();
         self->sweep_timer.cancel();
+        self->accept_pause.cancel();
     });
     done();
 }
@@ -178,7 +197,14 @@ void server::state::close_idle() {
         // On the connection's strand, where `idle` cannot change under us.
         net::post(conn->socket.get_executor(), [conn] {
             error_code ec;
-            if (conn->idle && conn->socket.available(ec) == 0)
+            if (!conn->idle || conn->socket.available(ec) > 0)
+                return;
+            // A connection that has sent nothing yet may have its request on the way (accepted
+            // from the backlog a moment ago): it gets a short grace, as Go's Shutdown gives
+            // new connections, before the sweeper closes it. Other idle ones close now.
+            if (conn->fresh)
+                conn->expire_after(detail::fresh_connection_grace);
+            else
                 conn->socket.cancel(ec);
         });
     }
@@ -202,6 +228,7 @@ server::~server() {
     error_code ignored;
     state_->acceptor.close(ignored);
     state_->sweep_timer.cancel();
+    state_->accept_pause.cancel();
 }
 
 void server::start() {

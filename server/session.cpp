@@ -7,6 +7,7 @@
 #include "httpy/target.hpp"
 #include "server/detail/request_error.hpp"
 #include "server/detail/request_parser.hpp"
+#include "server/detail/request_reader.hpp"
 #include "server/detail/response_head.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -14,7 +15,7 @@
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/error.hpp>
-#include <boost/beast/http/read.hpp>
+#include <boost/beast/core/read_size.hpp>
 #include <boost/beast/core/error.hpp>
 #include <boost/beast/core/string.hpp>
 #include <spdlog/spdlog.h>
@@ -47,8 +48,9 @@ int status_for_read_error(const error_code& ec) {
     if (ec == http::error::end_of_stream || ec == http::error::partial_message)
         return 0;
     // Every other parser error is a malformed request line, header or framing.
-    if (ec.category() == http::make_error_code(http::error::bad_target).category() ||
-        ec.category() == request_error_category())
+    if (ec.category() == request_error_category())
+        return status_of(static_cast<request_error>(ec.value()));
+    if (ec.category() == http::make_error_code(http::error::bad_target).category())
         return 400;
     return 0;
 }
@@ -68,6 +70,7 @@ public:
 
 private:
     net::awaitable<bool> wait_for_request();
+    net::awaitable<error_code> read(request_reader& reader, bool (request_reader::*enough)() const);
     error_code timed(const error_code& ec) const;
     net::awaitable<bool> serve_one();
     net::awaitable<response> dispatch(request& req);
@@ -109,49 +112,82 @@ net::awaitable<bool> session::wait_for_request() {
     if (buffer_.size() > 0)
         co_return true;
     error_code unread;
-    if (conn_->closing && conn_->socket.available(unread) == 0)
-        co_return false; // stopping, and no request has arrived
+    const bool stopping = conn_->closing;
+    if (stopping && !conn_->fresh && conn_->socket.available(unread) == 0)
+        co_return false; // stopping, and no further request has arrived
 
     conn_->idle = true;
-    conn_->expire_after(ctx_.options.idle_timeout);
+    conn_->expire_after(stopping ? fresh_connection_grace : ctx_.options.idle_timeout);
     auto [ec, n] = co_await conn_->socket.async_read_some(buffer_.prepare(4096), use_tuple);
     conn_->idle = false;
+    conn_->fresh = false;
     buffer_.commit(n);
     co_return !ec && n > 0;
 }
 
+// Feeds what the connection receives to `reader` until (reader.*enough)() holds. Returns the
+// error that stopped it: the reader's refusal, a read error, or partial_message at EOF.
+net::awaitable<error_code> session::read(request_reader& reader,
+                                         bool (request_reader::*enough)() const) {
+    for (;;) {
+        if (buffer_.size() > 0) {
+            error_code ec;
+            const auto data = buffer_.data();
+            buffer_.consume(reader.put({static_cast<char*>(data.data()), data.size()}, ec));
+            if (ec)
+                co_return ec;
+        }
+        if ((reader.*enough)())
+            co_return error_code();
+        const std::size_t room = beast::read_size(buffer_, 64 * 1024);
+        if (room == 0) // cannot happen: the reader refuses a head over the limit first
+            co_return http::error::buffer_overflow;
+        auto [ec, n] = co_await conn_->socket.async_read_some(buffer_.prepare(room), use_tuple);
+        buffer_.commit(n);
+        if (ec == net::error::eof)
+            co_return http::error::partial_message;
+        if (ec)
+            co_return ec;
+    }
+}
+
 net::awaitable<bool> session::serve_one() {
     const auto start = clock_type::now();
-    request_parser parser(ctx_.options.max_header_bytes, ctx_.options.max_body_bytes);
+    request_reader reader(ctx_.options.max_header_bytes, ctx_.options.max_body_bytes);
 
     conn_->expire_after(ctx_.options.header_timeout);
-    auto [header_ec, header_bytes] =
-        co_await http::async_read_header(conn_->socket, buffer_, parser, use_tuple);
-    if (header_ec) {
-        co_await reject(timed(header_ec));
+    const error_code head_ec = co_await read(reader, &request_reader::head_done);
+    if (head_ec) {
+        co_await reject(timed(head_ec));
         co_return false;
     }
-    if (!parser.is_done() && parser.expects_continue() && parser.version() >= 11) {
+    const request_parser& parser = reader.head();
+    if (!reader.done() && parser.expects_continue() && parser.version() >= 11) {
         static constexpr std::string_view go_on = "HTTP/1.1 100 Continue\r\n\r\n";
         conn_->expire_after(ctx_.options.write_timeout);
         auto [ec, n] = co_await net::async_write(conn_->socket, net::buffer(go_on), use_tuple);
         if (ec)
             co_return false;
     }
-    if (!parser.is_done()) {
+    if (!reader.done()) {
         conn_->expire_after(ctx_.options.body_timeout);
-        auto [body_ec, body_bytes] =
-            co_await http::async_read(conn_->socket, buffer_, parser, use_tuple);
+        const error_code body_ec = co_await read(reader, &request_reader::done);
         if (body_ec) {
             co_await reject(timed(body_ec));
             co_return false;
         }
     }
     conn_->never_expire(); // the handler's own timeout applies while it runs
-    request& req = parser.get();
+    request& req = reader.get();
     const bool head = req.method == "HEAD";
     const unsigned version = parser.version();
     bool keep_alive = parser.keep_alive();
+    if (parser.target() == "*" && req.method == "OPTIONS") {
+        // The server's own options (RFC 9110 9.3.7), as Go answers them: 200, empty body.
+        response r;
+        r.status = 200;
+        co_return co_await write(std::move(r), version, keep_alive, head) && keep_alive;
+    }
     auto target = parse_target(origin_form(parser.target()));
     if (!target) {
         spdlog::warn("{}: bad request target \"{}\"; answering 400", remote_of(*conn_),
@@ -196,8 +232,15 @@ net::awaitable<bool> session::write(response r, unsigned version, bool keep_aliv
         net::buffer(head_bytes), with_body ? net::buffer(r.body) : net::const_buffer()};
     conn_->expire_after(ctx_.options.write_timeout);
     auto [ec, n] = co_await net::async_write(conn_->socket, buffers, use_tuple);
-    if (ec && ec != net::error::operation_aborted)
-        spdlog::info("{}: writing the response failed: {}", remote_of(*conn_), ec.message());
+    if (timed(ec) == beast::error::timeout) {
+        // The client stopped reading: close with a reset (as nginx's reset_timedout_connection)
+        // so the kernel drops the unsent bytes now, not after minutes of zero-window probes.
+        error_code ignored;
+        conn_->socket.set_option(net::socket_base::linger(true, 0), ignored);
+    }
+    if (ec && timed(ec) != net::error::operation_aborted)
+        spdlog::info("{}: writing the response failed: {}", remote_of(*conn_),
+                     timed(ec).message());
     co_return !ec;
 }
 

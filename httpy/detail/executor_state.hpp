@@ -20,6 +20,7 @@
 #include <mutex>
 #include <optional>
 #include <set>
+#include <string>
 #include <thread>
 #include <variant>
 #include <vector>
@@ -43,16 +44,26 @@ struct pending_call {
 };
 using call_ptr = std::shared_ptr<pending_call>;
 
+/// A call that did not produce the handler's response. `detail` (a traceback or a conversion
+/// message) is sent to the client only when `executor_options::expose_errors` asked for it.
+struct failure {
+    failure(call_error e, std::string d = {}) : error(e), detail(std::move(d)) {} // NOLINT: implicit
+
+    call_error error;
+    std::string detail;
+};
+
 /// What running a handler on a thread gave: a response, a failure, or a coroutine now running
 /// on the event loop (which completes the call itself).
 struct deferred {};
-using outcome = std::variant<response, call_error, deferred>;
+using outcome = std::variant<response, failure, deferred>;
 
 /// Delivers the outcome on the completion's associated executor, once. `immediate` is for the
 /// caller's own thread, where the completion must not run inline.
 void complete(pending_call& call, boost::system::error_code ec, response r, bool immediate = false);
-/// Completes with the response that answers `e` (500, 503 or 504).
-void fail(pending_call& call, call_error e, bool immediate = false);
+/// Completes with the response that answers `f.error` (500, 503 or 504); its body is
+/// `f.detail` when there is one.
+void fail(pending_call& call, failure f, bool immediate = false);
 /// Completes with `result` unless it is `deferred`.
 void deliver(pending_call& call, outcome result);
 /// True when a handler's result is to be awaited (a coroutine or anything with __await__).
@@ -75,6 +86,7 @@ namespace httpy {
 
 using detail::call_ptr;
 using detail::clock;
+using detail::failure;
 using detail::outcome;
 using detail::pending_call;
 using detail::slot;
@@ -119,6 +131,7 @@ struct executor::state {
     call_ptr next_inline_call(slot& s);
     bool enqueue(call_ptr call, std::unique_lock<std::mutex>& lock);
     outcome call_python(const call_ptr& call);
+    failure handler_failed(const pending_call& call, std::string cause) const;
     void start_coroutine(const call_ptr& call, pybind11::object awaitable);
     outcome coroutine_outcome(const pending_call& call, pybind11::handle future,
                               clock::time_point started);

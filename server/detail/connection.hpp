@@ -16,6 +16,10 @@ class router;
 
 namespace httpy::detail {
 
+/// How long a connection that has sent nothing yet stays open once a stop has begun: its request
+/// may be on the way (Go's Shutdown gives new connections a grace too).
+inline constexpr std::chrono::milliseconds fresh_connection_grace{1000};
+
 /// One client connection, shared by its session and the server's registry (graceful stop and
 /// timeouts).
 ///
@@ -50,6 +54,8 @@ struct connection {
     bool timed_out = false;
     /// True while the session waits for the next request's first byte (read on its strand).
     std::atomic<bool> idle{true};
+    /// True until the first request's first byte has arrived (written on its strand).
+    std::atomic<bool> fresh{true};
     /// Set by a graceful stop: answer what was received with `Connection: close`, then close.
     std::atomic<bool> closing{false};
 };

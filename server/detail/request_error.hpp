@@ -6,8 +6,8 @@
 
 namespace httpy::detail {
 
-/// Requests the server refuses (400) beyond what Beast's parser checks: the framing and Host
-/// rules of RFC 9112 that close request-smuggling gaps.
+/// Requests the server refuses beyond what Beast's parser checks: the framing and Host rules of
+/// RFC 9112 that close request-smuggling gaps (400), and HTTP versions it does not speak (505).
 enum class request_error {
     /// HTTP/1.1 without a Host header (RFC 9112 3.2).
     missing_host = 1,
@@ -21,7 +21,14 @@ enum class request_error {
     transfer_encoding_with_content_length,
     /// Transfer-Encoding in an HTTP/1.0 request (RFC 9112 6.1).
     transfer_encoding_in_http10,
+    /// A header line continued on the next line (obs-fold, RFC 9112 5.2).
+    obs_fold,
+    /// An HTTP major version other than 1 (505, RFC 9110 15.6.6).
+    unsupported_version,
 };
+
+/// The status that answers `e`: 505 for `unsupported_version`, else 400.
+int status_of(request_error e) noexcept;
 
 const boost::system::error_category& request_error_category() noexcept;
 

@@ -10,8 +10,9 @@
 
 namespace httpy::detail {
 
-/// A Beast request parser that fills an `httpy::request` as it parses: method, headers (names
-/// canonicalised Go-style, order and repeats kept) and body, with no intermediate message.
+/// A Beast request parser for a request's head: fills an `httpy::request`'s method and headers
+/// (names canonicalised Go-style, order and repeats kept) with no intermediate message. The
+/// body is read by `request_reader`, never by this parser.
 /// The raw target is kept for `parse_target`; path, query and params are the caller's.
 /// Beyond Beast's own checks it refuses (with a `request_error`) what RFC 9112 makes a 400 and
 /// request smuggling uses: a missing, repeated or malformed Host in HTTP/1.1, any
@@ -40,10 +41,11 @@ private:
     void on_field_impl(boost::beast::http::field name, string_view name_string, string_view value,
                        error_code&) override;
     void on_header_impl(error_code& ec) override;
-    void on_body_init_impl(const boost::optional<std::uint64_t>& length, error_code&) override;
-    std::size_t on_body_impl(string_view body, error_code&) override;
+    // Never called: request_reader stops feeding the parser after the head.
+    void on_body_init_impl(const boost::optional<std::uint64_t>&, error_code&) override {}
+    std::size_t on_body_impl(string_view, error_code&) override { return 0; }
     void on_chunk_header_impl(std::uint64_t, string_view, error_code&) override {}
-    std::size_t on_chunk_body_impl(std::uint64_t, string_view body, error_code&) override;
+    std::size_t on_chunk_body_impl(std::uint64_t, string_view, error_code&) override { return 0; }
     void on_finish_impl(error_code&) override {}
 
     request req_;

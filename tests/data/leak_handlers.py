@@ -35,6 +35,14 @@ def raises(method, path, params, query, headers, body):
             raise ValueError("failed while handling " + body) from e
     if path == "/unprintable":
         raise _StrRaises()
+    if path == "/recursion":
+        return raises(method, path, params, query, headers, body)
+    if path == "/memory":
+        bytearray(1 << 60)  # MemoryError: the allocation fails
+    if path == "/exit":
+        raise SystemExit(3)
+    if path == "/interrupt":
+        raise KeyboardInterrupt
     raise ValueError("handler failed on purpose: " + body)
 
 
@@ -80,6 +88,10 @@ def _wrong_shapes():
         "/bad-sequence": lambda: _BadSequence(),
         "/bad-length": lambda: _BadLength(),
         "/none": lambda: None,
+        # Over the test's response limit (2048 bytes): as bytes, and as a str of 1,500
+        # characters whose UTF-8 is 3,000 bytes (refused after encoding).
+        "/over-limit-bytes": lambda: (200, b"x" * 4096, None),
+        "/over-limit-str": lambda: (200, "\u00e9" * 1500, None),
     }
 
 

@@ -236,6 +236,33 @@ TEST_CASE("the message names the function it was given") {
                          httpy::marshal::conversion_error);
 }
 
+TEST_CASE("a body over the response limit is refused with its size, and one at it passes") {
+    py::gil_scoped_acquire gil;
+    const auto ns = python_namespace();
+    auto limited = [&](const char* expression) {
+        return httpy::marshal::response_from_python(py::eval(expression, ns), "go_request", 4);
+    };
+    CHECK(limited("(200, b'abcd', None)").body == "abcd");
+    CHECK(limited("(200, '\\u00e9\\u00e9', None)").body == "\xc3\xa9\xc3\xa9");
+    const std::pair<const char*, const char*> refused[] = {
+        {"(200, b'abcde', None)", "bytes of 5 bytes"},
+        {"(200, bytearray(b'abcde'), None)", "bytearray of 5 bytes"},
+        {"(200, memoryview(b'abcde'), None)", "memoryview of 5 bytes"},
+        {"(200, 'abcde', None)", "str of 5 bytes"},
+        // Three characters, six bytes once encoded: refused after encoding.
+        {"(200, '\\u00e9\\u00e9\\u00e9', None)", "str of 6 bytes"},
+    };
+    for (const auto& [expression, what] : refused) {
+        CAPTURE(expression);
+        CHECK_THROWS_WITH_AS(limited(expression),
+                             (std::string("go_request returned a body of type ") + what +
+                              "; the response limit is 4 bytes")
+                                 .c_str(),
+                             httpy::marshal::conversion_error);
+        CHECK_FALSE(PyErr_Occurred());
+    }
+}
+
 TEST_CASE("a monster header name or exception text is cut short in the message") {
     py::gil_scoped_acquire gil;
     const auto message = refusal(R"((200, "", {"a b" * 10000: "x"}))");
