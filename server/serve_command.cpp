@@ -5,6 +5,7 @@
 #include "httpy/interpreter.hpp"
 #include "httpy/router.hpp"
 #include "server/detail/app_spec.hpp"
+#include "server/fd_limit.hpp"
 #include "server/io_pool.hpp"
 #include "server/server.hpp"
 
@@ -39,6 +40,7 @@ router make_router(app& application) {
 }
 
 int serve(const serve_options& options) {
+    raise_open_file_limit(options.http.max_connections);
     interpreter python;
     app application(make_app_options(options));
     const router routes = make_router(application);

@@ -159,11 +159,12 @@ void server::state::sweep() {
         for (const auto& conn : open) {
             if (!conn->expired(now))
                 continue;
-            // On the strand, and only if the session has not moved on to a new deadline.
+            // On the strand, and only if the session has not moved on to a new deadline. The
+            // deadline stays passed: when a read completed just before this ran, cancel() finds
+            // nothing and the session's next read would wait for ever; the next sweep cancels it.
             net::post(conn->socket.get_executor(), [conn] {
                 if (!conn->expired(detail::connection::clock::now()))
                     return;
-                conn->never_expire();
                 conn->timed_out = true;
                 error_code ignored;
                 conn->socket.cancel(ignored);

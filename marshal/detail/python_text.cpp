@@ -43,7 +43,8 @@ py::object steal_or_throw(PyObject* p) {
     return py::reinterpret_steal<py::object>(p);
 }
 
-std::string type_name(py::handle obj) { return Py_TYPE(obj.ptr())->tp_name; }
+// A class name can hold any character (`type("A\r\nB", (), {})`): escaped like any text.
+std::string type_name(py::handle obj) { return escape_for_log(Py_TYPE(obj.ptr())->tp_name); }
 
 std::string display_str(py::handle str) {
     try {

@@ -11,7 +11,8 @@ namespace httpy::marshal::detail {
 /// Throws: pybind11::error_already_set (the error the call set) when `p` is null.
 pybind11::object steal_or_throw(PyObject* p);
 
-/// The name of `obj`'s type as Python spells it, e.g. `int` or `NoneType`.
+/// The name of `obj`'s type as Python spells it, e.g. `int` or `NoneType`, escaped and cut as
+/// `display_str` does: a class name may hold CR, LF or anything else.
 /// Requires: GIL held; `obj` not null.
 std::string type_name(pybind11::handle obj);
 
