@@ -77,8 +77,9 @@ class HandlerFaults(FaultCase):
 
     def test_each_fault_many_times_leaves_the_server_serving(self):
         paths = ["/recursion", "/memory", "/raise-memory", "/exit", "/interrupt", "/value-error"]
+        server = self.server()  # started here: threads calling server() at once would race
         statuses = run_parallel(
-            len(paths) * 5, lambda i: self.server().request("GET", paths[i % len(paths)])[0])
+            len(paths) * 5, lambda i: server.request("GET", paths[i % len(paths)])[0])
         self.assertEqual(statuses, [500] * len(paths) * 5)
         self.assert_still_serving()
 
