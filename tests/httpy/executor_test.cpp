@@ -257,6 +257,11 @@ TEST_CASE("calls submitted from an IO thread run on that thread") {
     io_thread_fixture io(a);
     for (int i = 0; i < 3; ++i)
         CHECK(io.call(get("/")).resp.body == std::to_string(io.python_ident));
+    // Right after its own call the IO thread still takes queued calls (run_inline); once a
+    // handler posted behind that call has run, it is back in its io_context and takes none.
+    std::promise<void> idle;
+    net::post(io.ioc, [&] { idle.set_value(); });
+    idle.get_future().wait();
     // From any other thread, the executor's own threads run it.
     CHECK(a.call(get("/")).resp.body != std::to_string(io.python_ident));
 }
