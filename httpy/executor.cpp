@@ -317,7 +317,11 @@ void executor::state::interrupt(slot& s, const call_ptr& call) {
     fail(*call, call_error::timed_out);
     py::gil_scoped_acquire gil;
     std::lock_guard lock(mu);
-    if (s.current != call || s.interrupted)
+    // `s` was found under an earlier lock; an IO thread may have left (and erased its slot)
+    // since, so it is touched only if it is still one of ours.
+    const bool still_ours = std::any_of(slots.begin(), slots.end(),
+                                        [&s](const slot& other) { return &other == &s; });
+    if (!still_ours || s.current != call || s.interrupted)
         return;
     s.interrupted = true;
     PyThreadState_SetAsyncExc(s.python_id, PyExc_TimeoutError);
