@@ -22,13 +22,13 @@ constexpr std::array<bool, 256> make_token_table() {
 
 constexpr std::array<bool, 256> token_table = make_token_table();
 
-constexpr bool is_token_char(char c) noexcept { return token_table[static_cast<unsigned char>(c)]; }
-
 constexpr char to_upper(char c) noexcept { return c >= 'a' && c <= 'z' ? char(c - 'a' + 'A') : c; }
 
 constexpr char to_lower(char c) noexcept { return c >= 'A' && c <= 'Z' ? char(c - 'A' + 'a') : c; }
 
 } // namespace
+
+bool is_token_char(char c) noexcept { return token_table[static_cast<unsigned char>(c)]; }
 
 std::string canonical_header_name(std::string_view name) {
     std::string result(name);

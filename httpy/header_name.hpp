@@ -10,6 +10,9 @@ namespace httpy {
 /// A name holding a character that is not a token character is returned unchanged, as Go does.
 std::string canonical_header_name(std::string_view name);
 
+/// True when `c` is an RFC 9110 `tchar`, a character allowed in a token.
+bool is_token_char(char c) noexcept;
+
 /// True when `name` is a non-empty HTTP token (RFC 9110 `tchar`s only).
 bool is_header_token(std::string_view name) noexcept;
 

@@ -1,20 +1,12 @@
 #include "httpy/target.hpp"
 
+#include "httpy/detail/hex_digit.hpp"
+
 #include <algorithm>
 #include <utility>
 
 namespace httpy {
 namespace {
-
-int hex_value(char c) noexcept {
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
 
 enum class mode { path, query };
 
@@ -36,8 +28,8 @@ std::optional<std::string> unescape(std::string_view in, mode m) {
         }
         if (in.size() - i < 3)
             return std::nullopt;
-        int hi = hex_value(in[i + 1]);
-        int lo = hex_value(in[i + 2]);
+        int hi = detail::hex_digit_value(in[i + 1]);
+        int lo = detail::hex_digit_value(in[i + 2]);
         if (hi < 0 || lo < 0)
             return std::nullopt;
         auto byte = static_cast<char>(hi * 16 + lo);

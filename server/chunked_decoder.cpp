@@ -1,5 +1,8 @@
 #include "server/detail/chunked_decoder.hpp"
 
+#include "httpy/detail/hex_digit.hpp"
+#include "httpy/header_name.hpp"
+
 #include <boost/beast/http/error.hpp>
 
 #include <algorithm>
@@ -10,13 +13,6 @@ namespace http = boost::beast::http;
 
 namespace {
 
-bool is_tchar(char c) noexcept {
-    const auto u = static_cast<unsigned char>(c);
-    if ((u >= '0' && u <= '9') || (u >= 'a' && u <= 'z') || (u >= 'A' && u <= 'Z'))
-        return true;
-    return std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
-}
-
 bool is_whitespace(char c) noexcept {
     return c == ' ' || c == '\t';
 }
@@ -25,16 +21,6 @@ bool is_whitespace(char c) noexcept {
 bool is_text(char c) noexcept {
     const auto u = static_cast<unsigned char>(c);
     return is_whitespace(c) || (u >= 0x21 && u != 0x7f);
-}
-
-int hex_value(char c) noexcept {
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
 }
 
 } // namespace
@@ -77,7 +63,7 @@ void chunked_decoder::line_char(char c, boost::system::error_code& ec) {
     const auto fail = [&ec](http::error e) { ec = e; };
     switch (state_) {
     case state::size:
-        if (const int v = hex_value(c); v >= 0) {
+        if (const int v = hex_digit_value(c); v >= 0) {
             seen_digit_ = true;
             if (chunk_ == 0 && v == 0)
                 return; // leading zeros do not count towards the 16 digits a size may have
@@ -105,7 +91,7 @@ void chunked_decoder::line_char(char c, boost::system::error_code& ec) {
             fail(http::error::bad_chunk_extension);
         return;
     case state::ext_name_start:
-        if (is_tchar(c))
+        if (is_token_char(c))
             state_ = state::ext_name;
         else if (!is_whitespace(c))
             fail(http::error::bad_chunk_extension);
@@ -120,13 +106,13 @@ void chunked_decoder::line_char(char c, boost::system::error_code& ec) {
             state_ = state::ext_after_name;
         else if (c == '\r' && state_ == state::ext_name)
             state_ = state::size_lf;
-        else if (!is_tchar(c) || state_ == state::ext_after_name)
+        else if (!is_token_char(c) || state_ == state::ext_after_name)
             fail(http::error::bad_chunk_extension);
         return;
     case state::ext_value_start:
         if (c == '"')
             state_ = state::ext_quoted;
-        else if (is_tchar(c))
+        else if (is_token_char(c))
             state_ = state::ext_token;
         else if (!is_whitespace(c))
             fail(http::error::bad_chunk_extension);
@@ -139,7 +125,7 @@ void chunked_decoder::line_char(char c, boost::system::error_code& ec) {
             state_ = state::size_lf;
         else if (is_whitespace(c))
             state_ = state::ext_bws;
-        else if (!is_tchar(c) || state_ == state::ext_after_quoted)
+        else if (!is_token_char(c) || state_ == state::ext_after_quoted)
             fail(http::error::bad_chunk_extension);
         return;
     case state::ext_quoted:
@@ -178,7 +164,7 @@ void chunked_decoder::line_char(char c, boost::system::error_code& ec) {
     case state::trailer_start:
         if (c == '\r')
             state_ = state::final_lf;
-        else if (is_tchar(c))
+        else if (is_token_char(c))
             state_ = state::trailer_name;
         else
             fail(http::error::bad_field);
@@ -186,7 +172,7 @@ void chunked_decoder::line_char(char c, boost::system::error_code& ec) {
     case state::trailer_name:
         if (c == ':')
             state_ = state::trailer_value;
-        else if (!is_tchar(c))
+        else if (!is_token_char(c))
             fail(http::error::bad_field);
         return;
     case state::trailer_value:
