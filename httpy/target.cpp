@@ -55,9 +55,11 @@ std::optional<std::string> percent_decode_path(std::string_view path) {
 
 std::optional<fields> parse_query(std::string_view query) {
     // Go's DoS guard (net/url, urlmaxqueryparams): more than 10000 pieces is an error.
-    if (std::count(query.begin(), query.end(), '&') >= max_query_params)
+    const auto pieces = std::count(query.begin(), query.end(), '&');
+    if (pieces >= max_query_params)
         return std::nullopt;
     fields result;
+    result.reserve(static_cast<std::size_t>(pieces) + 1);
     while (!query.empty()) {
         auto amp = query.find('&');
         auto piece = query.substr(0, amp);
@@ -67,13 +69,17 @@ std::optional<fields> parse_query(std::string_view query) {
         if (piece.find(';') != std::string_view::npos)
             return std::nullopt;
         auto eq = piece.find('=');
-        auto key = unescape(piece.substr(0, eq), mode::query);
-        auto value = unescape(eq == std::string_view::npos ? std::string_view{}
-                                                           : piece.substr(eq + 1),
-                              mode::query);
-        if (!key || !value)
+        auto key = piece.substr(0, eq);
+        auto value = eq == std::string_view::npos ? std::string_view{} : piece.substr(eq + 1);
+        if (piece.find_first_of("%+") == std::string_view::npos) {
+            result.add(key, value); // nothing to decode: no temporary copies
+            continue;
+        }
+        auto decoded_key = unescape(key, mode::query);
+        auto decoded_value = unescape(value, mode::query);
+        if (!decoded_key || !decoded_value)
             return std::nullopt;
-        result.add(*key, *value);
+        result.add(std::move(*decoded_key), *decoded_value);
     }
     return result;
 }
@@ -85,7 +91,9 @@ std::optional<parsed_target> parse_target(std::string_view target) {
         if (forbidden_in_target(c))
             return std::nullopt;
     auto question = target.find('?');
-    auto path = percent_decode_path(target.substr(0, question));
+    auto raw_path = target.substr(0, question);
+    auto path = raw_path.find('%') == std::string_view::npos ? std::optional<std::string>(raw_path)
+                                                             : percent_decode_path(raw_path);
     if (!path)
         return std::nullopt;
     auto query = parse_query(question == std::string_view::npos ? std::string_view{}

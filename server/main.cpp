@@ -1,6 +1,7 @@
 // The `httpy` command: `httpy serve` runs the HTTP server in front of a Python handler, and
 // `httpy call` runs one request through a handler without a server.
 #include "server/call_command.hpp"
+#include "server/log_pattern.hpp"
 #include "server/serve_command.hpp"
 
 #include <CLI/CLI.hpp>
@@ -62,8 +63,19 @@ void add_serve_command(CLI::App& cli, serve_options& serve, std::string& bind,
         ->envname("HTTPY_INIT");
     cmd->add_option("--bind", bind, "Address to listen on, HOST:PORT (port 0: any free port)")
         ->capture_default_str()->envname("HTTPY_BIND");
-    cmd->add_option("--threads", http.io_threads, "IO threads; 0: one per core")
+    cmd->add_option("--threads", http.io_threads, "IO threads per process; 0: one per core")
         ->capture_default_str()->envname("HTTPY_THREADS");
+    cmd->add_option("--workers", serve.workers,
+                    "Worker processes under a supervisor, sharing the port (SIGHUP reloads them); "
+                    "0: serve from this process")
+        ->capture_default_str()->envname("HTTPY_WORKERS");
+    cmd->add_option("--max-requests", serve.max_requests,
+                    "Replace a worker after about this many requests; 0: never (implies a supervisor)")
+        ->capture_default_str()->envname("HTTPY_MAX_REQUESTS");
+    cmd->add_option("--max-worker-memory", serve.max_worker_memory_mib,
+                    "Replace a worker whose resident memory passes this many MiB; 0: never (implies "
+                    "a supervisor)")
+        ->capture_default_str()->envname("HTTPY_MAX_WORKER_MEMORY");
     cmd->add_option("--python-threads", python.threads,
                     "Synchronous handlers that may run (or block) at once")
         ->capture_default_str()->envname("HTTPY_PYTHON_THREADS");
@@ -112,7 +124,7 @@ void add_serve_command(CLI::App& cli, serve_options& serve, std::string& bind,
 
 int main(int argc, char** argv) {
     spdlog::set_default_logger(spdlog::stderr_color_mt("httpy"));
-    spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+    spdlog::set_pattern(httpy::cli::log_pattern());
 
     CLI::App cli{"httpy: serve Python request handlers from a native HTTP server"};
     cli.require_subcommand(1);

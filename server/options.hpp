@@ -12,8 +12,10 @@ struct server_options {
     /// Address and port to listen on; port 0 picks a free one (see `server::port`).
     std::string host = "127.0.0.1";
     unsigned short port = 8080;
-    /// Threads running the io_context; 0: one per core.
-    std::size_t io_threads = 0;
+    /// Threads running the io_context; 0: one per core. One is the default: Python calls run
+    /// on the IO thread under one GIL, and on 2 cores a second IO thread costs more in
+    /// wake-ups than it adds (docs/benchmarks.md); worker processes are the way past one core.
+    std::size_t io_threads = 1;
     /// Largest request line plus headers; larger gets 431.
     std::size_t max_header_bytes = 16 * 1024;
     /// Largest request body; larger gets 413.
@@ -32,6 +34,9 @@ struct server_options {
     std::chrono::milliseconds drain_timeout{10'000};
     /// One log line per request: method, target, status, bytes, duration.
     bool access_log = false;
+    /// Listen with `SO_REUSEPORT`, so worker processes can each listen on the same port and the
+    /// kernel spreads new connections over them.
+    bool reuse_port = false;
 };
 
 } // namespace httpy

@@ -7,14 +7,26 @@
 #include "server/detail/app_spec.hpp"
 #include "server/fd_limit.hpp"
 #include "server/io_pool.hpp"
+#include "server/log_pattern.hpp"
+#include "server/port_reservation.hpp"
 #include "server/server.hpp"
+#include "server/supervisor.hpp"
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <chrono>
 #include <csignal>
 #include <stdexcept>
+
+#include <unistd.h>
 
 namespace httpy::cli {
 
@@ -23,6 +35,10 @@ namespace net = boost::asio;
 namespace {
 
 constexpr int exit_setup = 2;
+// How often a worker compares its request count with its limit.
+constexpr std::chrono::milliseconds request_limit_check{250};
+// What a supervisor adds to the workers' drain timeout before it kills them.
+constexpr std::chrono::milliseconds stop_margin{5'000};
 
 app_options make_app_options(const serve_options& options) {
     app_options o = detail::app_spec(options.handler, options.init);
@@ -39,7 +55,22 @@ router make_router(app& application) {
     return routes;
 }
 
-int serve(const serve_options& options) {
+// With worker processes, a worker tells its supervisor once it reaches its request limit.
+net::awaitable<void> watch_request_limit(const server& http, std::uint64_t limit,
+                                         const worker_link& supervisor) {
+    net::steady_timer timer(co_await net::this_coro::executor);
+    for (;;) {
+        timer.expires_after(request_limit_check);
+        co_await timer.async_wait(net::use_awaitable);
+        if (http.requests() >= limit) {
+            supervisor.replace_me();
+            co_return;
+        }
+    }
+}
+
+// Serves in this process; `supervisor` is set in a worker process.
+int serve(const serve_options& options, const worker_link* supervisor) {
     raise_open_file_limit(options.http.max_connections);
     interpreter python;
     app application(make_app_options(options));
@@ -49,11 +80,17 @@ int serve(const serve_options& options) {
     server http(ioc, routes, options.http);
     http.start();
     io_pool pool(ioc, options.http.io_threads, &application.python());
-    spdlog::info("httpy listening on http://{}:{} ({} routes from {}, {} IO threads, {} Python "
-                 "threads)",
-                 options.http.host, http.port(), application.routes().routes().size(),
+    spdlog::info("{} on http://{}:{} ({} routes from {}, {} IO threads, {} Python threads)",
+                 supervisor ? "serving" : "httpy listening", options.http.host, http.port(),
+                 application.routes().routes().size(),
                  application.has_init() ? "the init function" : "no init function (every path goes to the handler)",
                  pool.threads_wanted(), options.python.threads);
+    if (supervisor) {
+        supervisor->ready();
+        if (options.max_requests > 0)
+            net::co_spawn(ioc, watch_request_limit(http, options.max_requests, *supervisor),
+                          net::detached);
+    }
 
     net::signal_set signals(ioc, SIGINT, SIGTERM);
     signals.async_wait([&](boost::system::error_code ec, int signal) {
@@ -66,6 +103,45 @@ int serve(const serve_options& options) {
     pool.run();
     spdlog::info("stopped");
     return 0;
+}
+
+// Runs `serve_or_supervise`; a setup error becomes one log line and exit code 2.
+template <class Function>
+int reporting_setup_errors(const server_options& http, Function serve_or_supervise) {
+    try {
+        return serve_or_supervise();
+    } catch (const config_error& e) {
+        spdlog::error("{}", e.what());
+    } catch (const boost::system::system_error& e) {
+        spdlog::error("cannot listen on {}:{}: {}", http.host, http.port, e.code().message());
+    }
+    return exit_setup;
+}
+
+bool supervised(const serve_options& options) {
+    return options.workers > 0 || options.max_requests > 0 || options.max_worker_memory_mib > 0;
+}
+
+// A supervisor with worker processes that share the reserved port with SO_REUSEPORT.
+int supervise_workers(const serve_options& options) {
+    port_reservation reserved(options.http.host, options.http.port);
+    serve_options worker = options;
+    worker.http.port = reserved.port();
+    worker.http.reuse_port = true;
+    supervisor_options supervision;
+    supervision.workers = std::max<std::size_t>(options.workers, 1);
+    supervision.max_worker_memory = options.max_worker_memory_mib << 20;
+    supervision.stop_timeout = options.http.drain_timeout + stop_margin;
+    return supervise(
+        supervision,
+        [&](worker_link& link) {
+            spdlog::set_pattern(log_pattern("worker %P: "));
+            return reporting_setup_errors(worker.http, [&] { return serve(worker, &link); });
+        },
+        [&] {
+            spdlog::info("httpy listening on http://{}:{} ({} worker processes, supervisor {})",
+                         worker.http.host, worker.http.port, supervision.workers, ::getpid());
+        });
 }
 
 } // namespace
@@ -92,15 +168,9 @@ void parse_bind(const std::string& bind, server_options& options) {
 }
 
 int run_serve(const serve_options& options) {
-    try {
-        return serve(options);
-    } catch (const config_error& e) {
-        spdlog::error("{}", e.what());
-    } catch (const boost::system::system_error& e) {
-        spdlog::error("cannot listen on {}:{}: {}", options.http.host, options.http.port,
-                      e.code().message());
-    }
-    return exit_setup;
+    if (!supervised(options))
+        return reporting_setup_errors(options.http, [&] { return serve(options, nullptr); });
+    return reporting_setup_errors(options.http, [&] { return supervise_workers(options); });
 }
 
 } // namespace httpy::cli

@@ -237,6 +237,8 @@ void server::start() {
     const tcp::endpoint endpoint(net::ip::make_address(state_->options.host), state_->options.port);
     acceptor.open(endpoint.protocol());
     acceptor.set_option(tcp::acceptor::reuse_address(true));
+    if (state_->options.reuse_port)
+        acceptor.set_option(net::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>(true));
     acceptor.bind(endpoint);
     acceptor.listen(net::socket_base::max_listen_connections);
     net::co_spawn(acceptor.get_executor(), state_->accept_loop(), net::detached);
@@ -247,6 +249,10 @@ unsigned short server::port() const noexcept {
     error_code ec;
     auto endpoint = state_->acceptor.local_endpoint(ec);
     return ec ? 0 : endpoint.port();
+}
+
+std::uint64_t server::requests() const noexcept {
+    return state_->context.requests.load(std::memory_order_relaxed);
 }
 
 std::size_t server::connections() const noexcept {

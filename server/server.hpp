@@ -2,6 +2,7 @@
 
 #include "server/options.hpp"
 
+#include <cstdint>
 #include <functional>
 #include <memory>
 
@@ -40,6 +41,9 @@ public:
 
     /// Connections open now.
     std::size_t connections() const noexcept;
+
+    /// Requests received in full since the start (malformed ones not counted).
+    std::uint64_t requests() const noexcept;
 
     struct state;
 

@@ -178,6 +178,7 @@ net::awaitable<bool> session::serve_one() {
         }
     }
     conn_->never_expire(); // the handler's own timeout applies while it runs
+    ctx_.requests.fetch_add(1, std::memory_order_relaxed);
     request& req = reader.get();
     const bool head = req.method == "HEAD";
     const unsigned version = parser.version();

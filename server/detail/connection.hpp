@@ -64,6 +64,8 @@ struct connection {
 struct session_context {
     const router& routes;
     const server_options& options;
+    /// Requests read in full so far (each counted once its body is in).
+    mutable std::atomic<std::uint64_t> requests{0};
 };
 
 /// Serves `conn` until the client closes, a limit or timeout ends it, or a stop closes it.

@@ -738,7 +738,7 @@ class StartUp(unittest.TestCase):
         done = subprocess.run([HTTPY, "serve", "--help"], capture_output=True, timeout=30)
         self.assertEqual(done.returncode, 0)
         text = done.stdout.decode()
-        defaults = {"--bind": "127.0.0.1:8080", "--threads": "0", "--python-threads": None,
+        defaults = {"--bind": "127.0.0.1:8080", "--threads": "1", "--python-threads": None,
                     "--queue-limit": None, "--handler-timeout": "30", "--max-body": "1048576",
                     "--max-header": "16384", "--header-timeout": "10", "--body-timeout": "10",
                     "--idle-timeout": None, "--write-timeout": None, "--max-connections": None,

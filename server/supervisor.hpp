@@ -1,0 +1,65 @@
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+
+namespace httpy {
+
+/// A worker process's line to its supervisor (a pipe). Thread-safe; every call is one `write`.
+class worker_link {
+public:
+    explicit worker_link(int fd) noexcept : fd_(fd) {}
+
+    /// The worker listens and serves: during a start, the supervisor counts it as up; during a
+    /// reload or a recycle, it stops the worker this one replaces.
+    void ready() const noexcept;
+
+    /// The worker wants to be replaced (it reached its request limit): the supervisor starts a
+    /// successor and stops this worker gracefully once the successor is ready.
+    void replace_me() const noexcept;
+
+private:
+    void send(char message) const noexcept;
+
+    int fd_;
+};
+
+struct supervisor_options {
+    /// Worker processes kept running.
+    std::size_t workers = 1;
+    /// A worker whose resident memory passes this many bytes is replaced; 0: no limit.
+    std::uint64_t max_worker_memory = 0;
+    /// On SIGTERM/SIGINT: the time workers get to drain before they are killed (their own drain
+    /// timeout plus a margin).
+    std::chrono::milliseconds stop_timeout{15'000};
+    /// How often worker memory is checked.
+    std::chrono::milliseconds check_interval{1'000};
+};
+
+/// The process that runs no Python itself: forks `options.workers` workers, each of which runs
+/// `worker_main` (which initialises its own interpreter, imports the app and serves) and exits
+/// with what it returns. The supervisor
+///  - restarts a worker that dies (waiting longer and longer when replacements die at once);
+///  - replaces a worker that asks for it (`worker_link::replace_me`) or passes
+///    `max_worker_memory`: the successor starts first, the old worker is stopped with SIGTERM
+///    once the successor is ready, so serving never pauses;
+///  - on SIGHUP replaces every worker the same way (a reload: the successors import the app
+///    afresh); if a successor fails before it is ready, the old workers keep serving;
+///  - on SIGTERM or SIGINT sends SIGTERM to every worker, waits for them to drain
+///    (`stop_timeout`, then SIGKILL) and returns 0.
+/// Workers get SIGTERM if the supervisor dies.
+///
+/// `on_started` is called once every first worker is ready.
+///
+/// Returns: 0 after a stop; when a worker exits before it is ready during the first start (a
+/// bad app, say), the others are stopped and its exit code is returned (1 if it was killed).
+/// Throws: std::system_error when the supervisor cannot watch signals.
+///
+/// Requires: the calling process is single-threaded and has not initialised Python.
+int supervise(const supervisor_options& options,
+              const std::function<int(worker_link&)>& worker_main,
+              const std::function<void()>& on_started);
+
+} // namespace httpy
