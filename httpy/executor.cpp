@@ -301,9 +301,11 @@ executor::state::monitor_pass(std::unique_lock<std::mutex>& lock) {
     }
     if (newly_blocked == 0 && overdue.empty())
         return wake_at;
+    // A copy: on_io_thread_blocked may replace the handler (an IO pool going away) meanwhile.
+    const std::function<void()> report_blocked = newly_blocked > 0 ? io_thread_blocked : nullptr;
     lock.unlock();
-    for (std::size_t i = 0; i < newly_blocked && io_thread_blocked; ++i)
-        io_thread_blocked();
+    for (std::size_t i = 0; i < newly_blocked && report_blocked; ++i)
+        report_blocked();
     for (auto& [s, call] : overdue)
         interrupt(*s, call);
     lock.lock();

@@ -119,7 +119,10 @@ public:
     };
 
     /// Sets what the monitor calls (on its own thread, no lock or GIL held) when a call has
-    /// blocked an IO thread past `blocked_after`. Requires: set before IO threads attach.
+    /// blocked an IO thread past `blocked_after`. The monitor calls a copy taken under its lock,
+    /// so a handler may still run once just after it was replaced: it must not point at state
+    /// that can go away meanwhile (hold it by `weak_ptr`). Requires: set before IO threads
+    /// attach.
     void on_io_thread_blocked(std::function<void()> handler);
 
     /// IO threads whose current call has run past `blocked_after`.

@@ -76,7 +76,10 @@ struct io_pool::state {
 io_pool::io_pool(net::io_context& ioc, std::size_t threads, executor* python)
     : state_(std::make_shared<state>(ioc, threads, python)) {
     if (python)
-        python->on_io_thread_blocked([s = state_.get()] { s->add_spare_if_needed(); });
+        python->on_io_thread_blocked([weak = std::weak_ptr<state>(state_)] {
+            if (auto s = weak.lock()) // the monitor may call a copy after the pool is gone
+                s->add_spare_if_needed();
+        });
 }
 
 io_pool::~io_pool() {

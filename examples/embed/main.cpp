@@ -36,12 +36,14 @@ int main(int argc, char** argv) {
 
     // The server on the application's io_context; SIGINT or SIGTERM stop it gracefully.
     boost::asio::io_context ioc;
-    httpy::server server(ioc, routes, {.port = port});
+    const httpy::server_options options{.port = port};
+    httpy::server server(ioc, routes, options);
     server.start();
     boost::asio::signal_set signals(ioc, SIGINT, SIGTERM);
     signals.async_wait([&](boost::system::error_code, int) { server.stop([&] { ioc.stop(); }); });
 
-    // One thread per core runs the io_context and, on it, the Python calls.
-    httpy::io_pool pool(ioc, 0, &app.python());
+    // The IO thread runs the io_context and, on it, the Python calls (a spare thread takes over
+    // while a handler blocks).
+    httpy::io_pool pool(ioc, options.io_threads, &app.python());
     pool.run();
 }
