@@ -123,8 +123,8 @@ def main():
     cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
     text = f"""## /python against /native
 
-One server (`examples/embed`, default options: one IO thread per core, Python run on the IO
-threads) answers `/python` with `examples/worker.py`'s `go_request` and `/native` with the same
+One server (`examples/embed`, default options: one IO thread, which also runs the Python
+calls) answers `/python` with `examples/worker.py`'s `go_request` and `/native` with the same
 work in C++ (count, `request #N`, `X-Test: 1`). wrk runs on the same machine. Each cell is the
 median of {args.runs} runs of {args.duration} s with min-max; the ratio column is python/native
 within each run, /native and /python alternated so drift hits both.

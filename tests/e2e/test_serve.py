@@ -742,7 +742,8 @@ class StartUp(unittest.TestCase):
                     "--queue-limit": None, "--handler-timeout": "30", "--max-body": "1048576",
                     "--max-header": "16384", "--header-timeout": "10", "--body-timeout": "10",
                     "--idle-timeout": None, "--write-timeout": None, "--max-connections": None,
-                    "--drain-timeout": "10"}
+                    "--drain-timeout": "10", "--workers": "0", "--max-requests": "0",
+                    "--max-worker-memory": "0"}
         for option, default in defaults.items():
             with self.subTest(option=option):
                 m = re.search(re.escape(option) + r"\s+\S+=(\S+)", text)
