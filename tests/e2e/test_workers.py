@@ -133,11 +133,16 @@ class Restarts(WorkersCase):
 
 
 class Reload(WorkersCase):
-    def test_sighup_loads_the_new_code_without_a_failed_request(self):
+    def copy_of_app(self):
+        """A copy of the app in a folder of its own, for a test to rewrite."""
         folder = tempfile.mkdtemp()
         self.addCleanup(shutil.rmtree, folder)
         app = os.path.join(folder, "app.py")
         shutil.copy(APP, app)
+        return app
+
+    def test_sighup_loads_the_new_code_without_a_failed_request(self):
+        app = self.copy_of_app()
         with Server(app, "--workers", "2") as server:
             old = self.pids_serving(server, 2)
             failures, versions, stop = [], [], threading.Event()
@@ -170,10 +175,7 @@ class Reload(WorkersCase):
             self.wait_gone(old)
 
     def test_a_reload_with_broken_code_keeps_the_old_workers(self):
-        folder = tempfile.mkdtemp()
-        self.addCleanup(shutil.rmtree, folder)
-        app = os.path.join(folder, "app.py")
-        shutil.copy(APP, app)
+        app = self.copy_of_app()
         with Server(app, "--workers", "2") as server:
             old = self.pids_serving(server, 2)
             with open(app, "a") as f:
