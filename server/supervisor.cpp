@@ -13,6 +13,7 @@
 #include <optional>
 #include <string>
 #include <system_error>
+#include <utility>
 #include <vector>
 
 #include <poll.h>
@@ -72,6 +73,7 @@ public:
 
 private:
     void spawn(pid_t replaces);
+    void spawn_failed(const char* call, pid_t replaces);
     [[noreturn]] void run_worker(int link);
     void on_signals();
     void on_exit(pid_t pid, int status);
@@ -149,7 +151,8 @@ int supervisor::run() {
             }
         }
         if (!stopping_ && restarts_due_ > 0 && now >= restart_at_) {
-            for (; restarts_due_ > 0; --restarts_due_)
+            // Taken first: a spawn that fails schedules its own retry in restarts_due_.
+            for (auto due = std::exchange(restarts_due_, 0); due > 0; --due)
                 spawn(0);
         }
         if (!stopping_ && options_.max_worker_memory > 0 && now >= next_check_) {
@@ -177,12 +180,26 @@ int supervisor::poll_timeout(clock_type::time_point now) const {
     return static_cast<int>(std::clamp<long long>(wait, 0, 60'000));
 }
 
+// A successor that could not start leaves the worker it was for serving (a later replacement
+// may try again); any other worker is started again after a pause.
+void supervisor::spawn_failed(const char* call, pid_t replaces) {
+    const int error = errno;
+    if (replaces != 0) {
+        spdlog::error("cannot start a worker to replace worker {}: {}: {}", replaces, call,
+                      std::strerror(error));
+        if (worker* old = find(replaces))
+            old->succeeded_by = false;
+        return;
+    }
+    spdlog::error("cannot start a worker: {}: {}; retrying in 1 s", call, std::strerror(error));
+    ++restarts_due_;
+    restart_at_ = clock_type::now() + milliseconds(1'000);
+}
+
 void supervisor::spawn(pid_t replaces) {
     int link[2];
     if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, link) != 0) {
-        spdlog::error("cannot start a worker: socketpair: {}; retrying in 1 s", std::strerror(errno));
-        ++restarts_due_;
-        restart_at_ = clock_type::now() + milliseconds(1'000);
+        spawn_failed("socketpair", replaces);
         return;
     }
     std::fflush(nullptr); // nothing buffered is written twice
@@ -193,10 +210,10 @@ void supervisor::spawn(pid_t replaces) {
     }
     ::close(link[1]);
     if (pid < 0) {
-        spdlog::error("cannot start a worker: fork: {}; retrying in 1 s", std::strerror(errno));
+        const int error = errno;
         ::close(link[0]);
-        ++restarts_due_;
-        restart_at_ = clock_type::now() + milliseconds(1'000);
+        errno = error;
+        spawn_failed("fork", replaces);
         return;
     }
     workers_.push_back({pid, link[0], clock_type::now(), false, false, false, replaces});
