@@ -12,8 +12,15 @@ enum class mode { path, query };
 
 constexpr std::ptrdiff_t max_query_params = 10000;
 
+// True when `unescape` would change `in`: it has a '%' escape, or a '+' in a query.
+bool has_escapes(std::string_view in, mode m) noexcept {
+    return in.find_first_of(m == mode::query ? "%+" : "%") != std::string_view::npos;
+}
+
 // Go's url.unescape for encodePathSegment / encodeQueryComponent, plus the NUL refusal for paths.
 std::optional<std::string> unescape(std::string_view in, mode m) {
+    if (!has_escapes(in, m))
+        return std::string(in);
     std::string out;
     out.reserve(in.size());
     for (std::size_t i = 0; i < in.size(); ++i) {
@@ -69,10 +76,10 @@ std::optional<fields> parse_query(std::string_view query) {
         if (piece.find(';') != std::string_view::npos)
             return std::nullopt;
         auto eq = piece.find('=');
-        auto key = piece.substr(0, eq);
-        auto value = eq == std::string_view::npos ? std::string_view{} : piece.substr(eq + 1);
-        if (piece.find_first_of("%+") == std::string_view::npos) {
-            result.add(key, value); // nothing to decode: no temporary copies
+        const auto key = piece.substr(0, eq);
+        const auto value = eq == std::string_view::npos ? std::string_view{} : piece.substr(eq + 1);
+        if (!has_escapes(piece, mode::query)) {
+            result.add(key, value); // nothing to decode: no temporary strings
             continue;
         }
         auto decoded_key = unescape(key, mode::query);
@@ -91,9 +98,7 @@ std::optional<parsed_target> parse_target(std::string_view target) {
         if (forbidden_in_target(c))
             return std::nullopt;
     auto question = target.find('?');
-    auto raw_path = target.substr(0, question);
-    auto path = raw_path.find('%') == std::string_view::npos ? std::optional<std::string>(raw_path)
-                                                             : percent_decode_path(raw_path);
+    auto path = percent_decode_path(target.substr(0, question));
     if (!path)
         return std::nullopt;
     auto query = parse_query(question == std::string_view::npos ? std::string_view{}
