@@ -37,12 +37,17 @@ def open_fds(pid):
     return len(os.listdir(f"/proc/{pid}/fd"))
 
 
-def rss_kib(pid):
+def status_field(pid, name):
+    """The number a /proc/PID/status line starts with (`VmRSS` in KiB, `PPid`, ...)."""
     with open(f"/proc/{pid}/status") as f:
         for line in f:
-            if line.startswith("VmRSS:"):
+            if line.startswith(name + ":"):
                 return int(line.split()[1])
-    raise AssertionError(f"no VmRSS for {pid}")
+    raise AssertionError(f"no {name} for {pid}")
+
+
+def rss_kib(pid):
+    return status_field(pid, "VmRSS")
 
 
 def cpu_seconds(pid):

@@ -10,17 +10,10 @@ import time
 import unittest
 
 from serve_fixture import SOURCE, Server, read_response, run_parallel
+from slow_clients import rss_kib
 
 FAULT_APP = os.path.join(SOURCE, "tests", "data", "fault_app.py")
 MIB = 1024 * 1024
-
-
-def rss_kib(server):
-    with open(f"/proc/{server.proc.pid}/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    raise AssertionError("no VmRSS line")
 
 
 class FaultCase(unittest.TestCase):
@@ -107,7 +100,7 @@ class HugeResponse(FaultCase):
     def test_a_100_mb_body_over_the_limit_is_500_and_its_memory_comes_back(self):
         server = self.server()
         self.assert_still_serving()
-        before = rss_kib(server)
+        before = rss_kib(server.proc.pid)
         start = server.line_count()
         status, _, body = server.request("GET", f"/huge?bytes={100 * MIB}", timeout=60)
         self.assertEqual(status, 500, body[:200])
@@ -117,7 +110,7 @@ class HugeResponse(FaultCase):
         self.assert_still_serving()
         # The handler's 100 MiB was never copied and Python has freed it: resident memory is
         # back within a few MiB of where it was (not 100 or 200 MiB above).
-        after = rss_kib(server)
+        after = rss_kib(server.proc.pid)
         self.assertLess(after - before, 8 * 1024, f"RSS {before} KiB -> {after} KiB")
 
     def test_a_body_under_the_limit_arrives_whole(self):

@@ -14,16 +14,9 @@ import time
 import unittest
 
 from serve_fixture import HTTPY, SOURCE, Server
+from slow_clients import status_field
 
 APP = os.path.join(SOURCE, "tests", "data", "workers_app.py")
-
-
-def parent_of(pid):
-    with open(f"/proc/{pid}/status") as status:
-        for line in status:
-            if line.startswith("PPid:"):
-                return int(line.split()[1])
-    raise AssertionError(f"no PPid for {pid}")
 
 
 def alive(pid):
@@ -66,7 +59,7 @@ class Sharing(WorkersCase):
             server.wait_for_log("(2 worker processes, supervisor ")
             workers = self.pids_serving(server, 2)
             for pid in workers:
-                self.assertEqual(parent_of(pid), server.proc.pid)
+                self.assertEqual(status_field(pid, "PPid"), server.proc.pid)
                 self.assertNotEqual(pid, server.proc.pid)
             for _ in range(20):
                 self.assertIn(self.answer(server)[0], workers)
