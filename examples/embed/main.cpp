@@ -4,8 +4,8 @@
 #include <httpy/app.hpp>
 #include <httpy/interpreter.hpp>
 #include <httpy/router.hpp>
-#include <server/io_pool.hpp>
-#include <server/server.hpp>
+#include <httpy/io_pool.hpp>
+#include <httpy/server.hpp>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>

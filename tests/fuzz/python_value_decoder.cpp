@@ -2,6 +2,8 @@
 
 #include <pybind11/pybind11.h>
 
+#include "marshal/python_text.hpp"
+
 #include <algorithm>
 #include <array>
 #include <cstring>
@@ -15,11 +17,7 @@ constexpr std::size_t op_count = static_cast<std::size_t>(op::make_cycle) + 1;
 // Deep enough for any response shape; beyond it pushes are dropped.
 constexpr std::size_t max_stack = 64;
 
-py::object steal_or_throw(PyObject* p) {
-    if (p == nullptr)
-        throw py::error_already_set();
-    return py::reinterpret_steal<py::object>(p);
-}
+using marshal::detail::steal_or_throw;
 
 const char* chars(std::span<const std::uint8_t> bytes) {
     return reinterpret_cast<const char*>(bytes.data());

@@ -2,7 +2,7 @@
 //
 // Input: byte 0 picks how the bytes arrive (at once or in small pieces, see piecewise_stream),
 // byte 1 picks the header and body limits, the rest is what the client sends on one connection.
-// The bytes take the path server/session.cpp gives them: its read loop over the connection's
+// The bytes take the path src/server/session.cpp gives them: its read loop over the connection's
 // buffer feeding a fresh request_reader per request (head screening, Beast's parser, body or
 // chunked decoding), then origin_form, parse_target and the router, request after pipelined
 // request until the connection would close. Each step's result is checked against what must hold
@@ -13,8 +13,8 @@
 #include "httpy/route_table.hpp"
 #include "httpy/router.hpp"
 #include "httpy/target.hpp"
-#include "server/detail/request_error.hpp"
-#include "server/detail/request_reader.hpp"
+#include "server/request_error.hpp"
+#include "server/request_reader.hpp"
 #include "tests/fuzz/invariant.hpp"
 #include "tests/fuzz/piecewise_stream.hpp"
 #include "tests/fuzz/route_oracle.hpp"

@@ -1,4 +1,4 @@
-#include "server/detail/chunked_decoder.hpp"
+#include "server/chunked_decoder.hpp"
 
 #include <boost/beast/http/error.hpp>
 #include <doctest/doctest.h>

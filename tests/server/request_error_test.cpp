@@ -1,4 +1,4 @@
-#include "server/detail/request_error.hpp"
+#include "server/request_error.hpp"
 
 #include <doctest/doctest.h>
 

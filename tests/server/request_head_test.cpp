@@ -1,6 +1,6 @@
-#include "server/detail/request_head.hpp"
+#include "server/request_head.hpp"
 
-#include "server/detail/request_error.hpp"
+#include "server/request_error.hpp"
 
 #include <boost/beast/http/error.hpp>
 #include <doctest/doctest.h>

@@ -1,0 +1,54 @@
+#pragma once
+
+#include "httpy/server_options.hpp"
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+
+namespace boost::asio {
+class io_context;
+}
+
+namespace httpy {
+
+class router;
+
+/// The HTTP/1.1 server: accepts connections on `options.host:port` and answers each request
+/// through `routes` (native handlers inline, Python routes through their app's executor).
+/// Keep-alive, pipelining (answered in order), HEAD, `Expect: 100-continue`, chunked bodies,
+/// the limits and timeouts of `server_options`. Every connection runs on its own strand.
+///
+/// Requires: `ioc` and `routes` outlive the server; `routes` is not changed while it runs.
+class server {
+public:
+    server(boost::asio::io_context& ioc, const router& routes, server_options options = {});
+    ~server();
+    server(const server&) = delete;
+    server& operator=(const server&) = delete;
+
+    /// Binds, listens and starts accepting.
+    /// Throws: boost::system::system_error when the address cannot be bound.
+    void start();
+
+    /// The bound port (useful after binding port 0).
+    unsigned short port() const noexcept;
+
+    /// Graceful stop: stops accepting, closes idle connections at once, lets in-flight
+    /// requests finish (their responses carry `Connection: close`), force-closes what is left
+    /// after `drain_timeout`, then calls `done` (on an io_context thread). Thread-safe.
+    void stop(std::function<void()> done = {});
+
+    /// Connections open now.
+    std::size_t connections() const noexcept;
+
+    /// Requests received in full since the start (malformed ones not counted).
+    std::uint64_t requests() const noexcept;
+
+    struct state;
+
+private:
+    std::shared_ptr<state> state_;
+};
+
+} // namespace httpy

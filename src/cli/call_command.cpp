@@ -1,0 +1,127 @@
+#include "cli/call_command.hpp"
+
+#include "httpy/app.hpp"
+#include "httpy/config_error.hpp"
+#include "httpy/header_name.hpp"
+#include "httpy/interpreter.hpp"
+#include "httpy/router.hpp"
+#include "httpy/status.hpp"
+#include "httpy/target.hpp"
+#include "cli/app_spec.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <iterator>
+#include <optional>
+#include <sstream>
+
+namespace httpy::cli {
+
+namespace {
+
+constexpr int exit_usage = 2;
+
+class usage_error : public std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+
+fields parse_headers(const std::vector<std::string>& lines) {
+    fields headers;
+    for (std::string_view line : lines) {
+        const auto colon = line.find(':');
+        const auto name = colon == std::string_view::npos ? line : line.substr(0, colon);
+        const auto value =
+            colon == std::string_view::npos ? "" : trim_whitespace(line.substr(colon + 1));
+        if (colon == std::string_view::npos || !is_header_token(name) ||
+            has_forbidden_header_chars(value))
+            throw usage_error("bad header \"" + std::string(line) + "\": expected 'Name: value'");
+        headers.add(canonical_header_name(name), value);
+    }
+    return headers;
+}
+
+std::string read_body(const call_options& options) {
+    if (options.data_file.empty())
+        return options.body;
+    std::ifstream in(options.data_file, std::ios::binary);
+    if (!in)
+        throw usage_error("cannot read --data-file " + options.data_file);
+    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+request make_request(const call_options& options) {
+    auto target = parse_target(options.target);
+    if (!target)
+        throw usage_error("bad target \"" + options.target +
+                          "\": expected /path?query with valid percent-escapes");
+    return {options.method, std::move(target->path), {}, std::move(target->query),
+            parse_headers(options.headers), read_body(options)};
+}
+
+app_options make_app_options(const call_options& options) {
+    app_options o = detail::app_spec(options.handler, options.init, options.no_init);
+    o.python.threads = 1;
+    o.python.body_as_bytes = options.body_bytes;
+    o.python.handler_timeout =
+        std::chrono::milliseconds(static_cast<long long>(options.handler_timeout * 1000));
+    return o;
+}
+
+void print(std::string_view method, const response& r) {
+    std::ostringstream head;
+    head << "HTTP/1.1 " << r.status << ' ' << reason_phrase(r.status) << "\r\n";
+    // Content-Length is the server's, as it would be over the wire.
+    for (const auto& [name, values] : r.headers)
+        if (name != "Content-Length")
+            for (const auto& value : values)
+                head << name << ": " << value << "\r\n";
+    head << "Content-Length: " << r.body.size() << "\r\n";
+    head << "\r\n";
+    std::cout << head.str();
+    if (method != "HEAD")
+        std::cout.write(r.body.data(), static_cast<std::streamsize>(r.body.size()));
+    std::cout.flush();
+}
+
+// Routes `req` as the server would; nullopt when the router answers (404, 405) itself.
+std::optional<response> route(app& application, request& req) {
+    if (!application.has_init())
+        return std::nullopt;
+    router routes;
+    routes.add(application.routes(), application);
+    route_match match = routes.match(req.method, req.path);
+    if (match.status == 404)
+        return status_response(404);
+    if (match.status == 405)
+        return method_not_allowed(match.allowed);
+    req.params = std::move(match.params);
+    return std::nullopt;
+}
+
+} // namespace
+
+int run_call(const call_options& options) {
+    try {
+        request req = make_request(options);
+        interpreter python;
+        app application(make_app_options(options));
+        const std::string method = req.method;
+        response r;
+        if (auto answered = route(application, req))
+            r = std::move(*answered);
+        else
+            r = application.call(std::move(req)).resp;
+        print(method, r);
+        return r.status < 500 ? 0 : 1;
+    } catch (const usage_error& e) {
+        spdlog::error("{}", e.what());
+    } catch (const config_error& e) {
+        spdlog::error("{}", e.what());
+    }
+    return exit_usage;
+}
+
+} // namespace httpy::cli

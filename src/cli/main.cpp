@@ -1,0 +1,163 @@
+// The `httpy` command: `httpy serve` runs the HTTP server in front of a Python handler, and
+// `httpy call` runs one request through a handler without a server.
+#include "cli/call_command.hpp"
+#include "cli/log_pattern.hpp"
+#include "cli/serve_command.hpp"
+#include "httpy/version.hpp"
+
+#include <CLI/CLI.hpp>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+
+namespace {
+
+using httpy::cli::call_options;
+using httpy::cli::serve_options;
+
+// Seconds on the command line, milliseconds inside.
+struct seconds_option {
+    std::chrono::milliseconds& target;
+    double seconds;
+
+    void apply() const {
+        target = std::chrono::milliseconds(static_cast<long long>(seconds * 1000));
+    }
+};
+
+void add_call_command(CLI::App& cli, call_options& call) {
+    auto* cmd = cli.add_subcommand(
+        "call", "Run one request through a handler without a server, like `curl -i` into Python");
+    cmd->add_option("handler", call.handler, "FILE.py[:FUNCTION] or MODULE[:FUNCTION]")->required();
+    cmd->add_option("method", call.method, "Request method, e.g. GET")->required();
+    cmd->add_option("target", call.target, "Request target, e.g. '/hello/bob?x=1'")->required();
+    cmd->add_option("-H,--header", call.headers, "Request header 'Name: value' (repeatable)");
+    auto* data = cmd->add_option("-d,--data", call.body, "Request body");
+    cmd->add_option("--data-file", call.data_file, "Read the request body from a file")
+        ->excludes(data);
+    cmd->add_option("--init", call.init,
+                    "Init function MODULE:FUNCTION (default: the handler module's go_init, when it "
+                    "has one)");
+    cmd->add_flag("--no-init", call.no_init, "Skip the module's init function: no routing")
+        ->excludes(cmd->get_option("--init"));
+    cmd->add_flag("--body-bytes", call.body_bytes, "Hand the body to Python as bytes, not str");
+    cmd->add_option("--handler-timeout", call.handler_timeout,
+                    "Seconds a handler may run before TimeoutError is raised in it; 0: never")
+        ->capture_default_str();
+}
+
+struct serve_durations {
+    double handler_timeout, header_timeout, body_timeout, idle_timeout, write_timeout, drain_timeout;
+};
+
+void add_serve_command(CLI::App& cli, serve_options& serve, std::string& bind,
+                       serve_durations& d) {
+    auto* cmd = cli.add_subcommand("serve", "Serve a Python handler over HTTP/1.1");
+    auto& http = serve.http;
+    auto& python = serve.python;
+    cmd->add_option("handler", serve.handler, "FILE.py[:FUNCTION] or MODULE[:FUNCTION]")
+        ->required()->envname("HTTPY_HANDLER");
+    cmd->add_option("--init", serve.init,
+                    "Init function MODULE:FUNCTION (default: the handler module's go_init, when it "
+                    "has one; without one every method and path goes to the handler)")
+        ->envname("HTTPY_INIT");
+    cmd->add_option("--bind", bind, "Address to listen on, HOST:PORT (port 0: any free port)")
+        ->capture_default_str()->envname("HTTPY_BIND");
+    cmd->add_option("--threads", http.io_threads, "IO threads per process; 0: one per core")
+        ->capture_default_str()->envname("HTTPY_THREADS");
+    cmd->add_option("--workers", serve.workers,
+                    "Worker processes under a supervisor, sharing the port (SIGHUP reloads them); "
+                    "0: serve from this process")
+        ->capture_default_str()->envname("HTTPY_WORKERS");
+    cmd->add_option("--max-requests", serve.max_requests,
+                    "Replace a worker after about this many requests; 0: never (implies a supervisor)")
+        ->capture_default_str()->envname("HTTPY_MAX_REQUESTS");
+    cmd->add_option("--max-worker-memory", serve.max_worker_memory_mib,
+                    "Replace a worker whose resident memory passes this many MiB; 0: never (implies "
+                    "a supervisor)")
+        ->capture_default_str()->envname("HTTPY_MAX_WORKER_MEMORY");
+    cmd->add_option("--python-threads", python.threads,
+                    "Synchronous handlers that may run (or block) at once")
+        ->capture_default_str()->envname("HTTPY_PYTHON_THREADS");
+    cmd->add_option("--queue-limit", python.queue_limit,
+                    "Calls that may wait for a Python thread; beyond it: 503 with Retry-After")
+        ->capture_default_str()->envname("HTTPY_QUEUE_LIMIT");
+    cmd->add_option("--handler-timeout", d.handler_timeout,
+                    "Seconds a handler may run before TimeoutError is raised in it and 504 is "
+                    "answered; 0: never")
+        ->capture_default_str()->envname("HTTPY_HANDLER_TIMEOUT");
+    cmd->add_option("--max-body", http.max_body_bytes, "Largest request body in bytes; larger: 413")
+        ->capture_default_str()->envname("HTTPY_MAX_BODY");
+    cmd->add_option("--max-header", http.max_header_bytes,
+                    "Largest request line and headers in bytes; larger: 431")
+        ->capture_default_str()->envname("HTTPY_MAX_HEADER");
+    cmd->add_option("--header-timeout", d.header_timeout,
+                    "Seconds a client has to send the request line and headers; then 408")
+        ->capture_default_str()->envname("HTTPY_HEADER_TIMEOUT");
+    cmd->add_option("--body-timeout", d.body_timeout, "Seconds a client has to send the body; then 408")
+        ->capture_default_str()->envname("HTTPY_BODY_TIMEOUT");
+    cmd->add_option("--idle-timeout", d.idle_timeout,
+                    "Seconds an idle keep-alive connection stays open")
+        ->capture_default_str()->envname("HTTPY_IDLE_TIMEOUT");
+    cmd->add_option("--write-timeout", d.write_timeout,
+                    "Seconds a client has to take a response; then the connection closes")
+        ->capture_default_str()->envname("HTTPY_WRITE_TIMEOUT");
+    cmd->add_option("--max-connections", http.max_connections,
+                    "Open connections; beyond it: 503 and close")
+        ->capture_default_str()->envname("HTTPY_MAX_CONNECTIONS");
+    cmd->add_option("--drain-timeout", d.drain_timeout,
+                    "Seconds in-flight requests get to finish on SIGTERM/SIGINT")
+        ->capture_default_str()->envname("HTTPY_DRAIN_TIMEOUT");
+    cmd->add_flag("--access-log", http.access_log, "Log one line per request")
+        ->envname("HTTPY_ACCESS_LOG");
+    cmd->add_flag("--body-bytes", python.body_as_bytes, "Hand the body to Python as bytes, not str")
+        ->envname("HTTPY_BODY_BYTES");
+    cmd->add_option("--max-response", python.max_response_bytes,
+                    "Largest response body a handler may return, in bytes; larger: 500")
+        ->capture_default_str()->envname("HTTPY_MAX_RESPONSE");
+    cmd->add_flag("--debug", python.expose_errors,
+                  "Development only: send the traceback or conversion error in 500 bodies")
+        ->envname("HTTPY_DEBUG");
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+    spdlog::set_default_logger(spdlog::stderr_color_mt("httpy"));
+    spdlog::set_pattern(httpy::cli::log_pattern());
+
+    CLI::App cli{"httpy: serve Python request handlers from a native HTTP server"};
+    cli.require_subcommand(1);
+    cli.set_version_flag("--version", std::string(httpy::version));
+    call_options call;
+    add_call_command(cli, call);
+
+    serve_options serve;
+    std::string bind = "127.0.0.1:8080";
+    auto ms = [](std::chrono::milliseconds v) { return static_cast<double>(v.count()) / 1000.0; };
+    serve_durations d{ms(serve.python.handler_timeout), ms(serve.http.header_timeout),
+                      ms(serve.http.body_timeout),      ms(serve.http.idle_timeout),
+                      ms(serve.http.write_timeout),     ms(serve.http.drain_timeout)};
+    add_serve_command(cli, serve, bind, d);
+
+    try {
+        cli.parse(argc, argv);
+        if (cli.got_subcommand("serve"))
+            httpy::cli::parse_bind(bind, serve.http);
+    } catch (const CLI::ParseError& e) {
+        return cli.exit(e) == 0 ? 0 : 2;
+    } catch (const std::invalid_argument& e) {
+        spdlog::error("{}", e.what());
+        return 2;
+    }
+    if (cli.got_subcommand("call"))
+        return httpy::cli::run_call(call);
+    for (auto [target, seconds] :
+         {std::pair{&serve.python.handler_timeout, d.handler_timeout},
+          {&serve.http.header_timeout, d.header_timeout}, {&serve.http.body_timeout, d.body_timeout},
+          {&serve.http.idle_timeout, d.idle_timeout}, {&serve.http.write_timeout, d.write_timeout},
+          {&serve.http.drain_timeout, d.drain_timeout}})
+        seconds_option{*target, seconds}.apply();
+    return httpy::cli::run_serve(serve);
+}

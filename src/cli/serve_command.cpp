@@ -1,0 +1,176 @@
+#include "cli/serve_command.hpp"
+
+#include "httpy/app.hpp"
+#include "httpy/config_error.hpp"
+#include "httpy/interpreter.hpp"
+#include "httpy/router.hpp"
+#include "cli/app_spec.hpp"
+#include "cli/fd_limit.hpp"
+#include "httpy/io_pool.hpp"
+#include "cli/log_pattern.hpp"
+#include "cli/port_reservation.hpp"
+#include "httpy/server.hpp"
+#include "cli/supervisor.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <chrono>
+#include <csignal>
+#include <stdexcept>
+
+#include <unistd.h>
+
+namespace httpy::cli {
+
+namespace net = boost::asio;
+
+namespace {
+
+constexpr int exit_setup = 2;
+// How often a worker compares its request count with its limit.
+constexpr std::chrono::milliseconds request_limit_check{250};
+// What a supervisor adds to the workers' drain timeout before it kills them.
+constexpr std::chrono::milliseconds stop_margin{5'000};
+
+app_options make_app_options(const serve_options& options) {
+    app_options o = detail::app_spec(options.handler, options.init);
+    o.python = options.python;
+    return o;
+}
+
+router make_router(app& application) {
+    router routes;
+    if (application.has_init())
+        routes.add(application.routes(), application);
+    else
+        routes.fallback(python_handler{&application});
+    return routes;
+}
+
+// With worker processes, a worker tells its supervisor once it reaches its request limit.
+net::awaitable<void> watch_request_limit(const server& http, std::uint64_t limit,
+                                         const worker_link& supervisor) {
+    net::steady_timer timer(co_await net::this_coro::executor);
+    for (;;) {
+        timer.expires_after(request_limit_check);
+        co_await timer.async_wait(net::use_awaitable);
+        if (http.requests() >= limit) {
+            supervisor.replace_me();
+            co_return;
+        }
+    }
+}
+
+// Serves in this process; `supervisor` is set in a worker process.
+int serve(const serve_options& options, const worker_link* supervisor) {
+    raise_open_file_limit(options.http.max_connections);
+    interpreter python;
+    app application(make_app_options(options));
+    const router routes = make_router(application);
+
+    net::io_context ioc;
+    server http(ioc, routes, options.http);
+    http.start();
+    io_pool pool(ioc, options.http.io_threads, &application.python());
+    spdlog::info("{} on http://{}:{} ({} routes from {}, {} IO threads, {} Python threads)",
+                 supervisor ? "serving" : "httpy listening", options.http.host, http.port(),
+                 application.routes().routes().size(),
+                 application.has_init() ? "the init function" : "no init function (every path goes to the handler)",
+                 pool.threads_wanted(), options.python.threads);
+    if (supervisor) {
+        supervisor->ready();
+        if (options.max_requests > 0)
+            net::co_spawn(ioc, watch_request_limit(http, options.max_requests, *supervisor),
+                          net::detached);
+    }
+
+    net::signal_set signals(ioc, SIGINT, SIGTERM);
+    signals.async_wait([&](boost::system::error_code ec, int signal) {
+        if (ec)
+            return;
+        spdlog::info("signal {}: stopping; in-flight requests get {} ms", signal,
+                     options.http.drain_timeout.count());
+        http.stop([&] { ioc.stop(); });
+    });
+    pool.run();
+    spdlog::info("stopped");
+    return 0;
+}
+
+// Runs `serve_or_supervise`; a setup error becomes one log line and exit code 2.
+template <class Function>
+int reporting_setup_errors(const server_options& http, Function serve_or_supervise) {
+    try {
+        return serve_or_supervise();
+    } catch (const config_error& e) {
+        spdlog::error("{}", e.what());
+    } catch (const boost::system::system_error& e) {
+        spdlog::error("cannot listen on {}:{}: {}", http.host, http.port, e.code().message());
+    }
+    return exit_setup;
+}
+
+bool supervised(const serve_options& options) {
+    return options.workers > 0 || options.max_requests > 0 || options.max_worker_memory_mib > 0;
+}
+
+// A supervisor with worker processes that share the reserved port with SO_REUSEPORT.
+int supervise_workers(const serve_options& options) {
+    port_reservation reserved(options.http.host, options.http.port);
+    serve_options worker = options;
+    worker.http.port = reserved.port();
+    worker.http.reuse_port = true;
+    supervisor_options supervision;
+    supervision.workers = std::max<std::size_t>(options.workers, 1);
+    supervision.max_worker_memory = options.max_worker_memory_mib << 20;
+    supervision.stop_timeout = options.http.drain_timeout + stop_margin;
+    return supervise(
+        supervision,
+        [&](worker_link& link) {
+            spdlog::set_pattern(log_pattern("worker %P: "));
+            return reporting_setup_errors(worker.http, [&] { return serve(worker, &link); });
+        },
+        [&] {
+            spdlog::info("httpy listening on http://{}:{} ({} worker processes, supervisor {})",
+                         worker.http.host, worker.http.port, supervision.workers, ::getpid());
+        });
+}
+
+} // namespace
+
+void parse_bind(const std::string& bind, server_options& options) {
+    const auto colon = bind.rfind(':');
+    if (colon == std::string::npos || colon == 0 || colon + 1 == bind.size())
+        throw std::invalid_argument("bad --bind \"" + bind + "\": expected HOST:PORT");
+    std::string host = bind.substr(0, colon);
+    if (host.front() == '[' && host.back() == ']')
+        host = host.substr(1, host.size() - 2);
+    const std::string port = bind.substr(colon + 1);
+    std::size_t used = 0;
+    unsigned long value = 0;
+    try {
+        value = std::stoul(port, &used);
+    } catch (const std::exception&) {
+        used = 0;
+    }
+    if (used != port.size() || value > 65535)
+        throw std::invalid_argument("bad --bind \"" + bind + "\": the port must be 0..65535");
+    options.host = std::move(host);
+    options.port = static_cast<unsigned short>(value);
+}
+
+int run_serve(const serve_options& options) {
+    if (!supervised(options))
+        return reporting_setup_errors(options.http, [&] { return serve(options, nullptr); });
+    return reporting_setup_errors(options.http, [&] { return supervise_workers(options); });
+}
+
+} // namespace httpy::cli

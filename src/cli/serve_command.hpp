@@ -1,0 +1,39 @@
+#pragma once
+
+#include "httpy/executor.hpp"
+#include "httpy/server_options.hpp"
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+namespace httpy::cli {
+
+/// `httpy serve`: the HTTP server in front of one Python application.
+struct serve_options {
+    /// `FILE.py[:FUNCTION]` or `MODULE[:FUNCTION]`.
+    std::string handler;
+    /// `MODULE:FUNCTION`; empty: the handler module's `go_init` when it has one.
+    std::string init;
+    server_options http;
+    executor_options python;
+    /// Worker processes under a supervisor; 0: this process serves (no supervisor).
+    std::size_t workers = 0;
+    /// A worker is replaced after about this many requests; 0: never. Implies a supervisor.
+    std::uint64_t max_requests = 0;
+    /// A worker is replaced when its resident memory passes this many MiB; 0: never. Implies a
+    /// supervisor.
+    std::uint64_t max_worker_memory_mib = 0;
+};
+
+/// Serves until SIGINT or SIGTERM, then stops gracefully; with worker processes (see
+/// `serve_options::workers`), supervises them (`supervise`): SIGHUP reloads.
+/// Returns: 0 after a graceful stop, 2 for a setup error (bad handler, init or address), reported
+/// in one log line before the port is bound.
+int run_serve(const serve_options& options);
+
+/// Splits `HOST:PORT` (or `[IPv6]:PORT`) into `options`.
+/// Throws: std::invalid_argument naming the value when it is malformed.
+void parse_bind(const std::string& bind, server_options& options);
+
+} // namespace httpy::cli

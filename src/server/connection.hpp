@@ -1,0 +1,75 @@
+#pragma once
+
+#include "httpy/server_options.hpp"
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/tcp.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+
+namespace httpy {
+class router;
+}
+
+namespace httpy::detail {
+
+/// How long a connection that has sent nothing yet stays open once a stop has begun: its request
+/// may be on the way (Go's Shutdown gives new connections a grace too).
+inline constexpr std::chrono::milliseconds fresh_connection_grace{1000};
+
+/// One client connection, shared by its session and the server's registry (graceful stop and
+/// timeouts).
+///
+/// Timeouts use a deadline per connection that the server's sweeper checks a few times a
+/// second, rather than a timer per operation: setting one is a store, not a timer-queue update
+/// and a timerfd system call per read and write.
+struct connection {
+    using clock = std::chrono::steady_clock;
+
+    explicit connection(boost::asio::ip::tcp::socket s) : socket(std::move(s)) {}
+
+    /// Gives the next operations until `timeout` from now; then the sweeper cancels them and
+    /// `timed_out` is set. Requires: on the connection's strand.
+    void expire_after(std::chrono::milliseconds timeout) {
+        timed_out = false;
+        deadline.store((clock::now() + timeout).time_since_epoch().count(),
+                       std::memory_order_relaxed);
+    }
+
+    /// No deadline (while a handler runs: its own timeout applies).
+    void never_expire() { deadline.store(INT64_MAX, std::memory_order_relaxed); }
+
+    /// True when the deadline has passed.
+    bool expired(clock::time_point now) const {
+        return now.time_since_epoch().count() >= deadline.load(std::memory_order_relaxed);
+    }
+
+    boost::asio::ip::tcp::socket socket;
+    /// When pending operations give up, as steady_clock ticks.
+    std::atomic<std::int64_t> deadline{INT64_MAX};
+    /// Set on the strand when the sweeper cancelled operations at the deadline.
+    bool timed_out = false;
+    /// True while the session waits for the next request's first byte (read on its strand).
+    std::atomic<bool> idle{true};
+    /// True until the first request's first byte has arrived (written on its strand).
+    std::atomic<bool> fresh{true};
+    /// Set by a graceful stop: answer what was received with `Connection: close`, then close.
+    std::atomic<bool> closing{false};
+};
+
+/// What every session of one server shares.
+struct session_context {
+    const router& routes;
+    const server_options& options;
+    /// Requests read in full so far (each counted once its body is in).
+    mutable std::atomic<std::uint64_t> requests{0};
+};
+
+/// Serves `conn` until the client closes, a limit or timeout ends it, or a stop closes it.
+/// Runs on the connection's strand.
+boost::asio::awaitable<void> serve(std::shared_ptr<connection> conn, const session_context& ctx);
+
+} // namespace httpy::detail

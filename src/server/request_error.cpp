@@ -1,0 +1,103 @@
+#include "server/request_error.hpp"
+
+#include <boost/beast/core/string.hpp>
+
+#include <string>
+
+namespace httpy::detail {
+
+namespace {
+
+class category final : public boost::system::error_category {
+public:
+    const char* name() const noexcept override { return "httpy.request"; }
+
+    std::string message(int value) const override {
+        switch (static_cast<request_error>(value)) {
+        case request_error::missing_host:
+            return "HTTP/1.1 request without a Host header";
+        case request_error::duplicate_host:
+            return "more than one Host header";
+        case request_error::bad_host:
+            return "malformed Host header";
+        case request_error::bad_transfer_encoding:
+            return "Transfer-Encoding other than a single final chunked";
+        case request_error::transfer_encoding_with_content_length:
+            return "both Transfer-Encoding and Content-Length";
+        case request_error::transfer_encoding_in_http10:
+            return "Transfer-Encoding in an HTTP/1.0 request";
+        case request_error::obs_fold:
+            return "folded header line (obs-fold)";
+        case request_error::unsupported_version:
+            return "unsupported HTTP major version";
+        }
+        return "bad request";
+    }
+};
+
+bool reg_name_char(char c) noexcept {
+    const auto u = static_cast<unsigned char>(c);
+    if ((u >= '0' && u <= '9') || (u >= 'a' && u <= 'z') || (u >= 'A' && u <= 'Z'))
+        return true;
+    return std::string_view("-._~%!$&'()*+,;=").find(c) != std::string_view::npos;
+}
+
+} // namespace
+
+const boost::system::error_category& request_error_category() noexcept {
+    static const category instance;
+    return instance;
+}
+
+int status_of(request_error e) noexcept {
+    return e == request_error::unsupported_version ? 505 : 400;
+}
+
+bool valid_host(std::string_view host) noexcept {
+    std::string_view name = host, port;
+    if (!host.empty() && host.front() == '[') {
+        const auto close = host.find(']');
+        if (close == std::string_view::npos)
+            return false;
+        name = host.substr(1, close - 1);
+        if (name.empty() || name.find_first_not_of("0123456789abcdefABCDEF:.vV") != name.npos)
+            return false;
+        const auto rest = host.substr(close + 1);
+        if (!rest.empty() && rest.front() != ':')
+            return false;
+        port = rest.empty() ? rest : rest.substr(1);
+        return port.find_first_not_of("0123456789") == port.npos;
+    }
+    if (const auto colon = host.rfind(':'); colon != std::string_view::npos) {
+        name = host.substr(0, colon);
+        port = host.substr(colon + 1);
+        if (port.find_first_not_of("0123456789") != port.npos)
+            return false;
+    }
+    for (char c : name)
+        if (!reg_name_char(c) || c == ':')
+            return false;
+    return true; // an empty reg-name is allowed (RFC 3986)
+}
+
+bool only_chunked(std::string_view codings) noexcept {
+    int chunked = 0, others = 0;
+    while (!codings.empty()) {
+        const auto comma = codings.find(',');
+        auto item = codings.substr(0, comma);
+        codings = comma == std::string_view::npos ? std::string_view() : codings.substr(comma + 1);
+        while (!item.empty() && (item.front() == ' ' || item.front() == '\t'))
+            item.remove_prefix(1);
+        while (!item.empty() && (item.back() == ' ' || item.back() == '\t'))
+            item.remove_suffix(1);
+        if (item.empty())
+            continue;
+        if (boost::beast::iequals(item, "chunked"))
+            ++chunked;
+        else
+            ++others;
+    }
+    return chunked == 1 && others == 0;
+}
+
+} // namespace httpy::detail

@@ -1,0 +1,66 @@
+#include "server/response_head.hpp"
+
+#include "httpy/status.hpp"
+#include "server/http_date.hpp"
+
+#include <boost/beast/core/string.hpp>
+
+#include <charconv>
+
+namespace httpy::detail {
+
+namespace {
+
+bool server_owned(std::string_view name) {
+    using boost::beast::iequals;
+    return iequals(name, "Content-Length") || iequals(name, "Transfer-Encoding") ||
+           iequals(name, "Connection");
+}
+
+void append_number(std::string& out, std::size_t value) {
+    char digits[24];
+    auto [end, ec] = std::to_chars(digits, digits + sizeof digits, value);
+    out.append(digits, end);
+}
+
+void append_field(std::string& out, std::string_view name, std::string_view value) {
+    out.append(name).append(": ").append(value).append("\r\n");
+}
+
+} // namespace
+
+bool bodyless_status(int status) noexcept { return status < 200 || status == 204 || status == 304; }
+
+std::string response_head(const response& r, unsigned version, bool keep_alive) {
+    std::string out;
+    out.reserve(192);
+    out.append(version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ");
+    append_number(out, static_cast<std::size_t>(r.status));
+    out.append(" ").append(reason_phrase(r.status)).append("\r\n");
+    bool has_date = false, has_server = false;
+    for (const auto& [name, values] : r.headers) {
+        if (server_owned(name))
+            continue;
+        has_date = has_date || boost::beast::iequals(name, "Date");
+        has_server = has_server || boost::beast::iequals(name, "Server");
+        for (const auto& value : values)
+            append_field(out, name, value);
+    }
+    if (!has_date)
+        append_field(out, "Date", http_date());
+    if (!has_server)
+        append_field(out, "Server", "httpy");
+    if (!bodyless_status(r.status)) {
+        out.append("Content-Length: ");
+        append_number(out, r.body.size());
+        out.append("\r\n");
+    }
+    if (version == 10 && keep_alive)
+        append_field(out, "Connection", "keep-alive");
+    else if (version != 10 && !keep_alive)
+        append_field(out, "Connection", "close");
+    out.append("\r\n");
+    return out;
+}
+
+} // namespace httpy::detail

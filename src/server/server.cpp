@@ -1,0 +1,290 @@
+#include "httpy/server.hpp"
+
+#include "httpy/status.hpp"
+#include "server/connection.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <chrono>
+#include <mutex>
+#include <unordered_set>
+
+namespace httpy {
+
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+using boost::system::error_code;
+
+struct server::state : std::enable_shared_from_this<server::state> {
+    state(net::io_context& io, const router& routes, server_options o)
+        : ioc(io), options(std::move(o)), context{routes, options}, acceptor(net::make_strand(io)),
+          drain_timer(acceptor.get_executor()), sweep_timer(acceptor.get_executor()),
+          accept_pause(acceptor.get_executor()) {}
+
+    net::io_context& ioc;
+    server_options options;
+    detail::session_context context;
+    tcp::acceptor acceptor;
+    net::steady_timer drain_timer;
+    net::steady_timer sweep_timer;
+    net::steady_timer accept_pause;
+
+    mutable std::mutex mu;
+    std::unordered_set<std::shared_ptr<detail::connection>> open; // guarded by mu
+    bool stopping = false;                                         // guarded by mu
+    std::function<void()> on_stopped;                              // guarded by mu
+
+    net::awaitable<void> accept_loop();
+    void start_session(tcp::socket socket);
+    void end_session(const std::shared_ptr<detail::connection>& conn);
+    void accept_backlog();
+    void sweep();
+    void close_idle();
+    void force_close();
+    void finish_stop_if_drained(std::unique_lock<std::mutex>& lock);
+};
+
+namespace {
+
+constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
+
+// Answers 503 to a connection over the limit, then closes it.
+net::awaitable<void> refuse(tcp::socket socket) {
+    static constexpr std::string_view answer =
+        "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nRetry-After: 1\r\n"
+        "Connection: close\r\n\r\n";
+    co_await net::async_write(socket, net::buffer(answer), use_tuple);
+    error_code ignored;
+    socket.shutdown(tcp::socket::shutdown_both, ignored);
+}
+
+} // namespace
+
+net::awaitable<void> server::state::accept_loop() {
+    auto self = shared_from_this();
+    std::chrono::milliseconds pause{0};
+    for (;;) {
+        auto [ec, socket] = co_await acceptor.async_accept(net::make_strand(ioc), use_tuple);
+        // An accept that completed as a stop closed the acceptor still gets served: dropping
+        // its socket would reset a connection whose request may already be in.
+        if (!ec)
+            start_session(std::move(socket));
+        if (ec == net::error::operation_aborted || !acceptor.is_open())
+            co_return;
+        if (ec) {
+            // Out of descriptors (EMFILE) or memory: the connection stays in the backlog and the
+            // listener stays readable, so retrying at once would spin. Back off as Go's
+            // net/http does, 5 ms doubling to 1 s, until closing connections free some.
+            pause = std::clamp(pause * 2, std::chrono::milliseconds(5),
+                               std::chrono::milliseconds(1000));
+            spdlog::warn("accept failed: {}; retrying in {} ms", ec.message(), pause.count());
+            accept_pause.expires_after(pause);
+            co_await accept_pause.async_wait(use_tuple);
+            continue;
+        }
+        pause = std::chrono::milliseconds(0);
+    }
+}
+
+void server::state::start_session(tcp::socket socket) {
+    // Responses go out whole in one write: Nagle would only hold pipelined ones back ~40 ms.
+    error_code ignored;
+    socket.set_option(tcp::no_delay(true), ignored);
+    auto conn = std::make_shared<detail::connection>(std::move(socket));
+    {
+        std::lock_guard lock(mu);
+        if (stopping && !on_stopped)
+            return; // the stop has completed: nothing serves it any more
+        // Accepted while stopping: answered with Connection: close, like every request now.
+        conn->closing = stopping;
+        if (open.size() >= options.max_connections) {
+            spdlog::warn("{} connections open, the limit; answering 503", open.size());
+            auto executor = conn->socket.get_executor();
+            net::co_spawn(executor, refuse(std::move(conn->socket)), net::detached);
+            return;
+        }
+        open.insert(conn);
+    }
+    net::co_spawn(conn->socket.get_executor(), detail::serve(conn, context),
+                  [self = shared_from_this(), conn](std::exception_ptr e) {
+                      if (e) {
+                          try {
+                              std::rethrow_exception(e);
+                          } catch (const std::exception& ex) {
+                              spdlog::error("connection failed: {}", ex.what());
+                          }
+                      }
+                      self->end_session(conn);
+                  });
+}
+
+void server::state::end_session(const std::shared_ptr<detail::connection>& conn) {
+    std::unique_lock lock(mu);
+    open.erase(conn);
+    finish_stop_if_drained(lock);
+}
+
+// Requires: `lock` holds mu; it is released when the stop completes.
+void server::state::finish_stop_if_drained(std::unique_lock<std::mutex>& lock) {
+    if (!stopping || !open.empty() || !on_stopped)
+        return;
+    auto done = std::move(on_stopped);
+    on_stopped = nullptr;
+    lock.unlock();
+    net::post(acceptor.get_executor(), [self = shared_from_this()] { // the timers' strand
+        self->drain_timer.cancel();
+        self->sweep_timer.cancel();
+        self->accept_pause.cancel();
+    });
+    done();
+}
+
+// Cancels the operations of every connection past its deadline, then looks again in a quarter
+// of a second: timeouts are seconds, so that is precise enough, and costs one timer per server.
+void server::state::sweep() {
+    const auto now = detail::connection::clock::now();
+    {
+        std::lock_guard lock(mu);
+        for (const auto& conn : open) {
+            if (!conn->expired(now))
+                continue;
+            // On the strand, and only if the session has not moved on to a new deadline. The
+            // deadline stays passed: when a read completed just before this ran, cancel() finds
+            // nothing and the session's next read would wait for ever; the next sweep cancels it.
+            net::post(conn->socket.get_executor(), [conn] {
+                if (!conn->expired(detail::connection::clock::now()))
+                    return;
+                conn->timed_out = true;
+                error_code ignored;
+                conn->socket.cancel(ignored);
+            });
+        }
+    }
+    sweep_timer.expires_after(std::chrono::milliseconds(250));
+    sweep_timer.async_wait([self = shared_from_this()](error_code ec) {
+        if (!ec)
+            self->sweep();
+    });
+}
+
+// Connections the kernel completed before the stop were accepted from the client's view: take
+// them in, so their requests are answered rather than reset.
+void server::state::accept_backlog() {
+    error_code ec;
+    acceptor.non_blocking(true, ec);
+    while (!ec) {
+        tcp::socket socket(net::make_strand(ioc));
+        acceptor.accept(socket, ec);
+        if (!ec)
+            start_session(std::move(socket));
+    }
+}
+
+void server::state::close_idle() {
+    std::lock_guard lock(mu);
+    for (const auto& conn : open) {
+        conn->closing = true;
+        // On the connection's strand, where `idle` cannot change under us.
+        net::post(conn->socket.get_executor(), [conn] {
+            error_code ec;
+            if (!conn->idle || conn->socket.available(ec) > 0)
+                return;
+            // A connection that has sent nothing yet may have its request on the way (accepted
+            // from the backlog a moment ago): it gets a short grace, as Go's Shutdown gives
+            // new connections, before the sweeper closes it. Other idle ones close now.
+            if (conn->fresh)
+                conn->expire_after(detail::fresh_connection_grace);
+            else
+                conn->socket.cancel(ec);
+        });
+    }
+}
+
+void server::state::force_close() {
+    std::lock_guard lock(mu);
+    if (!open.empty())
+        spdlog::warn("drain deadline reached; closing {} connections", open.size());
+    for (const auto& conn : open)
+        net::post(conn->socket.get_executor(), [conn] {
+            error_code ignored;
+            conn->socket.close(ignored);
+        });
+}
+
+server::server(net::io_context& ioc, const router& routes, server_options options)
+    : state_(std::make_shared<state>(ioc, routes, std::move(options))) {}
+
+server::~server() {
+    error_code ignored;
+    state_->acceptor.close(ignored);
+    state_->sweep_timer.cancel();
+    state_->accept_pause.cancel();
+}
+
+void server::start() {
+    auto& acceptor = state_->acceptor;
+    const tcp::endpoint endpoint(net::ip::make_address(state_->options.host), state_->options.port);
+    acceptor.open(endpoint.protocol());
+    acceptor.set_option(tcp::acceptor::reuse_address(true));
+    if (state_->options.reuse_port)
+        acceptor.set_option(net::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>(true));
+    acceptor.bind(endpoint);
+    acceptor.listen(net::socket_base::max_listen_connections);
+    net::co_spawn(acceptor.get_executor(), state_->accept_loop(), net::detached);
+    net::post(acceptor.get_executor(), [s = state_] { s->sweep(); });
+}
+
+unsigned short server::port() const noexcept {
+    error_code ec;
+    auto endpoint = state_->acceptor.local_endpoint(ec);
+    return ec ? 0 : endpoint.port();
+}
+
+std::uint64_t server::requests() const noexcept {
+    return state_->context.requests.load(std::memory_order_relaxed);
+}
+
+std::size_t server::connections() const noexcept {
+    std::lock_guard lock(state_->mu);
+    return state_->open.size();
+}
+
+void server::stop(std::function<void()> done) {
+    auto s = state_;
+    net::post(s->acceptor.get_executor(), [s, done = std::move(done)]() mutable {
+        {
+            std::unique_lock lock(s->mu);
+            if (s->stopping || s->on_stopped)
+                return;
+            s->on_stopped = done ? std::move(done) : [] {};
+        }
+        s->accept_backlog();
+        {
+            std::lock_guard lock(s->mu);
+            s->stopping = true;
+        }
+        error_code ignored;
+        s->acceptor.close(ignored);
+        s->close_idle();
+        s->drain_timer.expires_after(s->options.drain_timeout);
+        s->drain_timer.async_wait([s](error_code ec) {
+            if (!ec)
+                s->force_close();
+        });
+        std::unique_lock lock(s->mu);
+        s->finish_stop_if_drained(lock);
+    });
+}
+
+} // namespace httpy

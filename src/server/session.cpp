@@ -1,0 +1,271 @@
+#include "server/connection.hpp"
+
+#include "httpy/app.hpp"
+#include "httpy/header_name.hpp"
+#include "httpy/router.hpp"
+#include "httpy/status.hpp"
+#include "httpy/target.hpp"
+#include "server/request_error.hpp"
+#include "server/request_parser.hpp"
+#include "server/request_reader.hpp"
+#include "server/response_head.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/core/read_size.hpp>
+#include <boost/beast/core/error.hpp>
+#include <boost/beast/core/string.hpp>
+#include <spdlog/spdlog.h>
+
+#include <array>
+#include <chrono>
+#include <optional>
+
+namespace httpy::detail {
+
+namespace net = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using boost::system::error_code;
+
+namespace {
+
+constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
+using clock_type = std::chrono::steady_clock;
+
+// The status a failed read of a started request answers, or 0 when the connection just
+// closes (the client left, a stop cancelled the read).
+int status_for_read_error(const error_code& ec) {
+    if (ec == http::error::header_limit || ec == http::error::buffer_overflow)
+        return 431;
+    if (ec == http::error::body_limit)
+        return 413;
+    if (ec == beast::error::timeout) // set by the session when the sweeper cancelled the read
+        return 408;
+    if (ec == http::error::end_of_stream || ec == http::error::partial_message)
+        return 0;
+    // Every other parser error is a malformed request line, header or framing.
+    if (ec.category() == request_error_category())
+        return status_of(static_cast<request_error>(ec.value()));
+    if (ec.category() == http::make_error_code(http::error::bad_target).category())
+        return 400;
+    return 0;
+}
+
+std::string remote_of(const connection& conn) {
+    error_code ec;
+    auto endpoint = conn.socket.remote_endpoint(ec);
+    return ec ? "unknown peer" : endpoint.address().to_string() + ":" + std::to_string(endpoint.port());
+}
+
+class session {
+public:
+    session(std::shared_ptr<connection> conn, const session_context& ctx)
+        : conn_(std::move(conn)), ctx_(ctx), buffer_(ctx.options.max_header_bytes + 64 * 1024) {}
+
+    net::awaitable<void> run();
+
+private:
+    net::awaitable<bool> wait_for_request();
+    net::awaitable<error_code> read(request_reader& reader, bool (request_reader::*enough)() const);
+    error_code timed(const error_code& ec) const;
+    net::awaitable<bool> serve_one();
+    net::awaitable<response> dispatch(request& req);
+    net::awaitable<bool> write(response r, unsigned version, bool keep_alive, bool head);
+    net::awaitable<void> reject(const error_code& ec);
+    void log_access(std::string_view method, std::string_view target, int status,
+                    std::size_t bytes, clock_type::time_point start) const;
+
+    std::shared_ptr<connection> conn_;
+    const session_context& ctx_;
+    beast::flat_buffer buffer_;
+};
+
+// An operation cancelled because the connection's deadline passed is a timeout.
+error_code session::timed(const error_code& ec) const {
+    return ec == net::error::operation_aborted && conn_->timed_out
+               ? error_code(beast::error::timeout)
+               : ec;
+}
+
+net::awaitable<void> session::run() {
+    for (;;) { // no co_await inside && : g++ 12 miscompiles it
+        const bool waiting = co_await wait_for_request();
+        if (!waiting)
+            break;
+        const bool served = co_await serve_one();
+        if (!served)
+            break;
+    }
+    error_code ignored;
+    conn_->never_expire();
+    conn_->socket.shutdown(net::ip::tcp::socket::shutdown_send, ignored);
+    conn_->socket.close(ignored);
+}
+
+// Waits, within the idle timeout, for the first byte of the next request unless pipelined bytes
+// are already buffered. False when the connection should close.
+net::awaitable<bool> session::wait_for_request() {
+    if (buffer_.size() > 0)
+        co_return true;
+    error_code unread;
+    const bool stopping = conn_->closing;
+    if (stopping && !conn_->fresh && conn_->socket.available(unread) == 0)
+        co_return false; // stopping, and no further request has arrived
+
+    conn_->idle = true;
+    conn_->expire_after(stopping ? fresh_connection_grace : ctx_.options.idle_timeout);
+    auto [ec, n] = co_await conn_->socket.async_read_some(buffer_.prepare(4096), use_tuple);
+    conn_->idle = false;
+    conn_->fresh = false;
+    buffer_.commit(n);
+    co_return !ec && n > 0;
+}
+
+// Feeds what the connection receives to `reader` until (reader.*enough)() holds. Returns the
+// error that stopped it: the reader's refusal, a read error, or partial_message at EOF.
+net::awaitable<error_code> session::read(request_reader& reader,
+                                         bool (request_reader::*enough)() const) {
+    for (;;) {
+        if (buffer_.size() > 0) {
+            error_code ec;
+            const auto data = buffer_.data();
+            buffer_.consume(reader.put({static_cast<char*>(data.data()), data.size()}, ec));
+            if (ec)
+                co_return ec;
+        }
+        if ((reader.*enough)())
+            co_return error_code();
+        const std::size_t room = beast::read_size(buffer_, 64 * 1024);
+        if (room == 0) // cannot happen: the reader refuses a head over the limit first
+            co_return http::error::buffer_overflow;
+        auto [ec, n] = co_await conn_->socket.async_read_some(buffer_.prepare(room), use_tuple);
+        buffer_.commit(n);
+        if (ec == net::error::eof)
+            co_return http::error::partial_message;
+        if (ec)
+            co_return ec;
+    }
+}
+
+net::awaitable<bool> session::serve_one() {
+    const auto start = clock_type::now();
+    request_reader reader(ctx_.options.max_header_bytes, ctx_.options.max_body_bytes);
+
+    conn_->expire_after(ctx_.options.header_timeout);
+    const error_code head_ec = co_await read(reader, &request_reader::head_done);
+    if (head_ec) {
+        co_await reject(timed(head_ec));
+        co_return false;
+    }
+    const request_parser& parser = reader.head();
+    if (!reader.done() && parser.expects_continue() && parser.version() >= 11) {
+        static constexpr std::string_view go_on = "HTTP/1.1 100 Continue\r\n\r\n";
+        conn_->expire_after(ctx_.options.write_timeout);
+        auto [ec, n] = co_await net::async_write(conn_->socket, net::buffer(go_on), use_tuple);
+        if (ec)
+            co_return false;
+    }
+    if (!reader.done()) {
+        conn_->expire_after(ctx_.options.body_timeout);
+        const error_code body_ec = co_await read(reader, &request_reader::done);
+        if (body_ec) {
+            co_await reject(timed(body_ec));
+            co_return false;
+        }
+    }
+    conn_->never_expire(); // the handler's own timeout applies while it runs
+    ctx_.requests.fetch_add(1, std::memory_order_relaxed);
+    request& req = reader.get();
+    const bool head = req.method == "HEAD";
+    const unsigned version = parser.version();
+    bool keep_alive = parser.keep_alive();
+    if (parser.target() == "*" && req.method == "OPTIONS") {
+        // The server's own options (RFC 9110 9.3.7), as Go answers them: 200, empty body.
+        response r;
+        r.status = 200;
+        co_return co_await write(std::move(r), version, keep_alive, head) && keep_alive;
+    }
+    auto target = parse_target(origin_form(parser.target()));
+    if (!target) {
+        spdlog::warn("{}: bad request target \"{}\"; answering 400", remote_of(*conn_),
+                     parser.target());
+        co_await write(status_response(400), version, false, head);
+        co_return false;
+    }
+    req.path = std::move(target->path);
+    req.query = std::move(target->query);
+    const std::string method = ctx_.options.access_log ? req.method : std::string();
+    response r = co_await dispatch(req); // moves the request on to its handler
+    const int status = r.status;
+    const std::size_t bytes = r.body.size();
+    if (const auto* c = r.headers.find("Connection");
+        c && !c->empty() && beast::iequals(c->front(), "close"))
+        keep_alive = false;
+    keep_alive = keep_alive && !conn_->closing;
+    const bool written = co_await write(std::move(r), version, keep_alive, head);
+    if (ctx_.options.access_log)
+        log_access(method, parser.target(), status, bytes, start);
+    co_return written && keep_alive;
+}
+
+net::awaitable<response> session::dispatch(request& req) {
+    route_match match = ctx_.routes.match(req.method, req.path);
+    if (match.status == 404)
+        co_return status_response(404);
+    if (match.status == 405)
+        co_return method_not_allowed(match.allowed);
+    req.params = std::move(match.params);
+    if (const auto* native = std::get_if<native_handler>(match.handler))
+        co_return (*native)(req);
+    app& python = *std::get<python_handler>(*match.handler).application;
+    auto [ec, r] = co_await python.async_request(std::move(req), use_tuple);
+    co_return std::move(r);
+}
+
+net::awaitable<bool> session::write(response r, unsigned version, bool keep_alive, bool head) {
+    const std::string head_bytes = response_head(r, version, keep_alive);
+    const bool with_body = !head && !bodyless_status(r.status);
+    const std::array<net::const_buffer, 2> buffers{
+        net::buffer(head_bytes), with_body ? net::buffer(r.body) : net::const_buffer()};
+    conn_->expire_after(ctx_.options.write_timeout);
+    auto [ec, n] = co_await net::async_write(conn_->socket, buffers, use_tuple);
+    if (timed(ec) == beast::error::timeout) {
+        // The client stopped reading: close with a reset (as nginx's reset_timedout_connection)
+        // so the kernel drops the unsent bytes now, not after minutes of zero-window probes.
+        error_code ignored;
+        conn_->socket.set_option(net::socket_base::linger(true, 0), ignored);
+    }
+    if (ec && timed(ec) != net::error::operation_aborted)
+        spdlog::info("{}: writing the response failed: {}", remote_of(*conn_),
+                     timed(ec).message());
+    co_return !ec;
+}
+
+// Answers a request that could not be read (when an answer is owed), then the connection closes.
+net::awaitable<void> session::reject(const error_code& ec) {
+    const int status = status_for_read_error(ec);
+    if (status == 0)
+        co_return;
+    spdlog::warn("{}: {}; answering {} and closing", remote_of(*conn_), ec.message(), status);
+    co_await write(status_response(status), 11, false, false);
+}
+
+void session::log_access(std::string_view method, std::string_view target, int status,
+                         std::size_t bytes, clock_type::time_point start) const {
+    const auto us = std::chrono::duration_cast<std::chrono::microseconds>(clock_type::now() - start);
+    spdlog::info("{} {} {} {} {}B {:.3f}ms", remote_of(*conn_), method, target, status, bytes,
+                 static_cast<double>(us.count()) / 1000.0);
+}
+
+} // namespace
+
+net::awaitable<void> serve(std::shared_ptr<connection> conn, const session_context& ctx) {
+    session s(std::move(conn), ctx);
+    co_await s.run();
+}
+
+} // namespace httpy::detail
