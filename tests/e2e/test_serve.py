@@ -491,6 +491,17 @@ class PythonContract(ServerCase):
         self.assertNotIn(b"failed on purpose", body)
         self.assert_still_serving()
 
+    def test_a_1xx_status_from_the_handler_is_500_with_the_reason_in_the_log(self):
+        for code in (100, 101, 199):
+            with self.subTest(code=code):
+                start = self.server().line_count()
+                resp, _, _ = self.exchange(b"GET /status?code=%d HTTP/1.1\r\nHost: t\r\n\r\n" % code)
+                self.assertEqual(resp.status, 500)
+                self.server().wait_for_log(
+                    f"go_request returned status {code}; expected an int in 200..599 "
+                    "(a 1xx status is not a final response)", start=start)
+        self.assert_still_serving()
+
     def test_a_response_header_with_crlf_is_refused_with_500(self):
         resp, _, _ = self.exchange(b"GET /inject HTTP/1.1\r\nHost: t\r\n\r\n")
         self.assertEqual(resp.status, 500)
