@@ -745,6 +745,19 @@ class StartUp(unittest.TestCase):
         err = self.start_fails(APP)
         self.assertIn("cannot listen", err)
 
+    def test_a_duration_that_would_overflow_is_refused_naming_the_option(self):
+        for option, value in [("--idle-timeout", "1e10"), ("--idle-timeout", "-1"),
+                              ("--handler-timeout", "nan"), ("--write-timeout", "inf"),
+                              ("--drain-timeout", "1e300"), ("--header-timeout", "-inf")]:
+            with self.subTest(option=option, value=value):
+                err = self.start_fails(APP, option, value)
+                self.assertIn(option, err)
+                self.assertIn(value, err)
+        done = subprocess.run([HTTPY, "serve", APP, "--bind", "127.0.0.1:0"], capture_output=True,
+                              timeout=30, env={**os.environ, "HTTPY_BODY_TIMEOUT": "1e12"})
+        self.assertEqual(done.returncode, 2, done.stderr.decode())
+        self.assertIn("--body-timeout", done.stderr.decode())
+
     def test_help_lists_every_option_with_its_default(self):
         done = subprocess.run([HTTPY, "serve", "--help"], capture_output=True, timeout=30)
         self.assertEqual(done.returncode, 0)
