@@ -111,6 +111,12 @@ void add_serve_command(CLI::App& cli, serve_options& serve, std::string& bind,
     cmd->add_option("--max-header", http.max_header_bytes,
                     "Largest request line and headers in bytes; larger: 431")
         ->capture_default_str()->envname("HTTPY_MAX_HEADER");
+    cmd->add_option("--max-header-count", http.max_header_count,
+                    "Most header fields in a request; more: 431")
+        ->capture_default_str()->envname("HTTPY_MAX_HEADER_COUNT");
+    cmd->add_option("--max-query-params", http.max_query_params,
+                    "Most query parameters in a request target; more: 400")
+        ->capture_default_str()->envname("HTTPY_MAX_QUERY_PARAMS");
     cmd->add_option("--header-timeout", d.header_timeout,
                     "Seconds a client has to send the request line and headers; then 408")
         ->capture_default_str()->check(duration_seconds)->envname("HTTPY_HEADER_TIMEOUT");

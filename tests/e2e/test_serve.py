@@ -54,11 +54,14 @@ class ServerCase(unittest.TestCase):
         return read_response(reader, head=head), sock, reader
 
     def assert_400_and_close(self, data):
-        resp, sock, reader = self.exchange(data)
-        self.assertIsNotNone(resp, f"no response to {data!r}")
-        self.assertEqual(resp.status, 400, f"{data!r} -> {resp!r}")
+        self.assert_status_and_close(data, 400)
+
+    def assert_status_and_close(self, data, status, timeout=5.0):
+        resp, sock, reader = self.exchange(data, timeout=timeout)
+        self.assertIsNotNone(resp, f"no response to {data[:200]!r}")
+        self.assertEqual(resp.status, status, f"{data[:200]!r} -> {resp!r}")
         self.assertTrue(closed_within(sock, reader, 3.0),
-                        f"the connection stayed open after 400 for {data!r}")
+                        f"the connection stayed open after {status} for {data[:200]!r}")
         self.assert_still_serving()
 
 
@@ -109,6 +112,48 @@ class HttpTable(ServerCase):
 
     def test_a_control_character_in_the_target_is_400_and_closes(self):
         self.assert_400_and_close(b"GET /hello/a\x01b HTTP/1.1\r\nHost: t\r\n\r\n")
+
+    def test_connect_is_501_and_closes(self):
+        self.assert_status_and_close(b"CONNECT t:443 HTTP/1.1\r\nHost: t:443\r\n\r\n", 501)
+        self.assert_status_and_close(b"CONNECT /hello/x HTTP/1.1\r\nHost: t\r\n\r\n", 501)
+
+    def test_a_method_longer_than_any_known_is_501_and_closes(self):
+        self.assert_status_and_close(b"A" * 5000 + b" /hello/x HTTP/1.1\r\nHost: t\r\n\r\n", 501)
+        self.assert_status_and_close(b"UPDATEREDIRECTREFS /hello/x HTTP/1.1\r\nHost: t\r\n\r\n",
+                                     501)
+        resp, _, _ = self.exchange(b"PROPFIND /hello/x HTTP/1.1\r\nHost: t\r\n\r\n")
+        self.assertEqual(resp.status, 405, "a short unknown method is routed")
+
+    def test_a_transfer_coding_before_a_final_chunked_is_501_and_chunked_not_last_is_400(self):
+        body = b"5\r\nhello\r\n0\r\n\r\n"
+        for coding, status in [(b"deflate, chunked", 501), (b"gzip, chunked", 501),
+                               (b"chunked, gzip", 400), (b"gzip", 400)]:
+            with self.subTest(coding=coding):
+                self.assert_status_and_close(b"POST /hello/x HTTP/1.1\r\nHost: t\r\n"
+                                             b"Transfer-Encoding: %s\r\n\r\n%s" % (coding, body),
+                                             status)
+
+    def test_a_bare_cr_in_the_head_is_400_at_once_not_after_the_header_timeout(self):
+        # The server's header timeout is 10 s; the client neither finishes the head nor closes.
+        start = time.monotonic()
+        self.assert_status_and_close(b"GET /hello/x HTTP/1.1\r\nHost: t\r\nX-A: a\rb", 400,
+                                     timeout=3.0)
+        self.assertLess(time.monotonic() - start, 2.5)
+
+    def test_101_header_fields_are_431_and_100_pass(self):
+        fields = b"".join(b"X-F%d: v\r\n" % i for i in range(100))
+        resp, _, _ = self.exchange(b"GET /hello/x HTTP/1.1\r\nHost: t\r\n" + fields[:-len(b"X-F99: v\r\n")]
+                                   + b"\r\n")
+        self.assertEqual(resp.status, 200)
+        self.assert_status_and_close(b"GET /hello/x HTTP/1.1\r\nHost: t\r\n" + fields + b"\r\n", 431)
+
+    def test_1001_query_parameters_are_400_and_1000_pass(self):
+        query = b"&".join(b"k%d=v" % i for i in range(1000))
+        resp, _, _ = self.exchange(b"GET /hello/x?%s HTTP/1.1\r\nHost: t\r\n\r\n" % query)
+        self.assertEqual(resp.status, 200)
+        self.assertEqual(len(json.loads(resp.body)["query"]), 1000)
+        self.assert_status_and_close(b"GET /hello/x?%s&one=more HTTP/1.1\r\nHost: t\r\n\r\n"
+                                     % query, 400)
 
     def test_headers_over_the_default_16_kib_are_431_and_under_it_pass(self):
         ok = b"GET /hello/x HTTP/1.1\r\nHost: t\r\nX-Big: " + b"a" * 12000 + b"\r\n\r\n"
@@ -177,6 +222,17 @@ class Limits(ServerCase):
                 resp = read_response(reader)
             self.assertIsNotNone(resp)
             self.assertEqual(resp.status, 413)
+            self.assert_still_serving(server)
+
+    def test_max_header_count_and_max_query_params_set_the_limits(self):
+        with Server(APP, "--max-header-count", "3",
+                    env={"HTTPY_MAX_QUERY_PARAMS": "2"}) as server:
+            status, _, _ = server.request("GET", "/x?a=1&b=2", headers={"X-A": "1"})
+            self.assertEqual(status, 200)  # Host, Accept-Encoding (http.client's own), X-A
+            status, _, _ = server.request("GET", "/x", headers={"X-A": "1", "X-B": "2"})
+            self.assertEqual(status, 431)
+            status, _, _ = server.request("GET", "/x?a=1&b=2&c=3")
+            self.assertEqual(status, 400)
             self.assert_still_serving(server)
 
     def test_an_environment_variable_sets_an_option(self):
@@ -767,7 +823,8 @@ class StartUp(unittest.TestCase):
                     "--max-header": "16384", "--header-timeout": "10", "--body-timeout": "10",
                     "--idle-timeout": None, "--write-timeout": None, "--max-connections": None,
                     "--drain-timeout": "10", "--workers": "0", "--max-requests": "0",
-                    "--max-worker-memory": "0"}
+                    "--max-worker-memory": "0", "--max-header-count": "100",
+                    "--max-query-params": "1000"}
         for option, default in defaults.items():
             with self.subTest(option=option):
                 m = re.search(re.escape(option) + r"\s+\S+=(\S+)", text)
