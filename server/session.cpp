@@ -90,6 +90,7 @@ private:
     error_code timed(const error_code& ec) const;
     net::awaitable<bool> serve_one();
     net::awaitable<response> dispatch(request& req);
+    response call_native(const native_handler& handler, const request& req) const;
     net::awaitable<bool> write(response r, response_mode mode, bool keep_alive);
     net::awaitable<void> reject(const error_code& ec, const request_reader& reader);
     void log_access(std::string_view method, std::string_view target, int status,
@@ -224,10 +225,25 @@ net::awaitable<response> session::dispatch(request& req) {
         co_return method_not_allowed(match.allowed);
     req.params = std::move(match.params);
     if (const auto* native = std::get_if<native_handler>(match.handler))
-        co_return (*native)(req);
+        co_return call_native(*native, req);
     app& python = *std::get<python_handler>(*match.handler).application;
     auto [ec, r] = co_await python.async_request(std::move(req), use_tuple);
     co_return std::move(r);
+}
+
+// A native handler that throws gets 500, as a Python exception does; the connection lives on.
+response session::call_native(const native_handler& handler, const request& req) const {
+    try {
+        return handler(req);
+    } catch (const std::exception& e) {
+        spdlog::error("{}: the native handler for {} {} threw: {}; answering 500",
+                      remote_of(*conn_), req.method, req.path, e.what());
+    } catch (...) {
+        spdlog::error("{}: the native handler for {} {} threw a non-standard exception; "
+                      "answering 500",
+                      remote_of(*conn_), req.method, req.path);
+    }
+    return status_response(500);
 }
 
 net::awaitable<bool> session::write(response r, response_mode mode, bool keep_alive) {
