@@ -35,6 +35,11 @@ namespace {
 constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
 using clock_type = std::chrono::steady_clock;
 
+// How long, and for how many bytes, a connection closing after an error answer keeps reading
+// what the client still sends (see session::linger).
+constexpr std::chrono::milliseconds linger_time{1000};
+constexpr std::size_t linger_bytes = 16 * 1024 * 1024;
+
 // The status a failed read of a started request answers, or 0 when the connection just
 // closes (the client left, a stop cancelled the read).
 int status_for_read_error(const error_code& ec) {
@@ -93,6 +98,7 @@ private:
     response call_native(const native_handler& handler, const request& req) const;
     net::awaitable<bool> write(response r, response_mode mode, bool keep_alive);
     net::awaitable<void> reject(const error_code& ec, const request_reader& reader);
+    net::awaitable<void> linger();
     void log_access(std::string_view method, std::string_view target, int status,
                     std::size_t bytes, clock_type::time_point start) const;
 
@@ -275,7 +281,31 @@ net::awaitable<void> session::reject(const error_code& ec, const request_reader&
                      ec.message(), reader.head().target(), status);
     else
         spdlog::warn("{}: {}; answering {} and closing", remote_of(*conn_), ec.message(), status);
-    co_await write(status_response(status), response_mode{}, false);
+    const bool written = co_await write(status_response(status), response_mode{}, false);
+    if (written && status != 408)
+        co_await linger();
+}
+
+// After an error answer, the client may still be sending (the rest of a body over the limit):
+// closing with its bytes unread would send a reset that can destroy the answer before the
+// client reads it. So, as nginx's lingering_close: end the sending side, then read and discard
+// until the client closes, for at most linger_time and linger_bytes.
+net::awaitable<void> session::linger() {
+    error_code ec;
+    conn_->socket.shutdown(net::ip::tcp::socket::shutdown_send, ec);
+    if (ec)
+        co_return;
+    conn_->expire_after(linger_time);
+    std::size_t discarded = 0;
+    while (discarded < linger_bytes) {
+        buffer_.clear();
+        auto [read_ec, n] = co_await conn_->socket.async_read_some(buffer_.prepare(64 * 1024),
+                                                                   use_tuple);
+        if (read_ec)
+            break;
+        discarded += n;
+    }
+    buffer_.clear();
 }
 
 void session::log_access(std::string_view method, std::string_view target, int status,

@@ -235,6 +235,35 @@ class Limits(ServerCase):
             self.assertEqual(status, 400)
             self.assert_still_serving(server)
 
+    def test_a_client_sending_a_body_over_max_body_without_reading_gets_413_not_a_reset(self):
+        # The client sends a body over the 1 MiB limit in one go, and only then reads: the server
+        # answers 413 after the head, so the body is still arriving when it would close. 2 MiB
+        # often fit in loopback's socket buffers (the send then completes even if the server
+        # reads nothing); 8 MiB do not: without lingering, the client's send fails with EPIPE or
+        # ECONNRESET before it reads the answer.
+        with Server(APP) as server:
+            outcomes = {}
+            for size in (2 << 20, 8 << 20):
+                body = b"a" * size
+                head = b"POST /len HTTP/1.1\r\nHost: t\r\nContent-Length: %d\r\n\r\n" % size
+                outcomes[size] = [self.send_then_read(server, head + body) for _ in range(5)]
+            self.assertEqual(outcomes, {2 << 20: [413] * 5, 8 << 20: [413] * 5})
+            self.assert_still_serving(server)
+
+    @staticmethod
+    def send_then_read(server, data):
+        """Sends all of `data`, then reads one response: its status, "close", or the error."""
+        sock = server.raw(10)
+        try:
+            sock.sendall(data)
+            with sock.makefile("rb") as reader:
+                resp = read_response(reader)
+            return resp.status if resp else "close"
+        except (ConnectionResetError, BrokenPipeError) as e:
+            return type(e).__name__
+        finally:
+            sock.close()
+
     def test_an_environment_variable_sets_an_option(self):
         with Server(APP, env={"HTTPY_MAX_BODY": "100"}) as server:
             status, _, _ = server.request("POST", "/len", body=b"a" * 200)
