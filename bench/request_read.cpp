@@ -64,11 +64,12 @@ int main(int argc, char** argv) {
     for (int i = 1; i + 1 < argc; ++i)
         if (std::strcmp(argv[i], "--repeats") == 0)
             repeats = std::atoi(argv[i + 1]);
-    std::printf("| names | query keys: bytes | query keys: us | header fields: bytes | header fields: us |\n");
+    std::printf("| names | query keys: bytes | query keys: us | header fields: bytes "
+                "| header fields: us |\n");
     std::printf("| ---: | ---: | ---: | ---: | ---: |\n");
     for (const std::size_t n : {10u, 100u, 1000u, 3000u, 9000u}) {
         const std::string query = with_query(n), headers = with_headers(n);
-        std::printf("| %zu | %zu | %.1f | %zu | %.1f |\n", n, query.size(), median_us(query, repeats),
-                    headers.size(), median_us(headers, repeats));
+        std::printf("| %zu | %zu | %.1f | %zu | %.1f |\n", n, query.size(),
+                    median_us(query, repeats), headers.size(), median_us(headers, repeats));
     }
 }

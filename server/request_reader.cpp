@@ -78,10 +78,12 @@ boost::system::error_code request_reader::decode_target() {
     auto decoded = parse_target(origin_form(target), max_query_params_);
     if (!decoded) {
         const auto question = target.find('?');
-        const auto query = question == std::string::npos ? std::string_view()
-                                                         : std::string_view(target).substr(question + 1);
-        return count_query_params(query) > max_query_params_ ? request_error::too_many_query_params
-                                                             : request_error::bad_target;
+        const std::string_view query = question == std::string::npos
+                                           ? std::string_view()
+                                           : std::string_view(target).substr(question + 1);
+        if (count_query_params(query) > max_query_params_)
+            return request_error::too_many_query_params;
+        return request_error::bad_target;
     }
     req.path = std::move(decoded->path);
     req.query = std::move(decoded->query);

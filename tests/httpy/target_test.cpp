@@ -70,7 +70,7 @@ TEST_CASE("a repeated query key keeps its first position among the keys") {
     CHECK(names == std::vector<std::string>{"b", "a"});
 }
 
-TEST_CASE("parse_query refuses more pairs than its limit, 1000 by default, empty ones not counted") {
+TEST_CASE("parse_query refuses more pairs than its limit (1000 by default), empty ones uncounted") {
     std::string at_limit;
     for (int i = 0; i < 1000; ++i)
         at_limit += "k" + std::to_string(i) + "=v&&";

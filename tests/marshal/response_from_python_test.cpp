@@ -314,7 +314,8 @@ TEST_CASE("an int subclass status such as HTTPStatus is accepted") {
 
 TEST_CASE("a 1xx status such as 100 or 101 is refused: it is not a final response") {
     py::gil_scoped_acquire gil;
-    constexpr const char* why = "; expected an int in 200..599 (a 1xx status is not a final response)";
+    constexpr const char* why =
+        "; expected an int in 200..599 (a 1xx status is not a final response)";
     check_refusals({
         {R"((100, "", {}))", "status 100"s + why},
         {R"((101, "", {}))", "status 101"s + why},

@@ -123,7 +123,8 @@ TEST_CASE("the response mode carries the version, the client's keep-alive and HE
 }
 
 TEST_CASE("CONNECT is not implemented: 501, whatever its target") {
-    CHECK(refusal("CONNECT t:443 HTTP/1.1\r\nHost: t:443\r\n\r\n") == request_error::connect_method);
+    CHECK(refusal("CONNECT t:443 HTTP/1.1\r\nHost: t:443\r\n\r\n") ==
+          request_error::connect_method);
     CHECK(status_of_refusal("CONNECT /still/alive HTTP/1.1\r\nHost: t\r\n\r\n") == 501);
 }
 
@@ -141,14 +142,14 @@ TEST_CASE("a transfer coding before a final chunked is 501 and chunked not final
     const std::string post = "POST / HTTP/1.1\r\nHost: t\r\n";
     CHECK(status_of_refusal(post + "Transfer-Encoding: gzip, chunked\r\n\r\n") == 501);
     CHECK(status_of_refusal(post + "Transfer-Encoding: deflate, chunked\r\n\r\n") == 501);
-    CHECK(status_of_refusal(post + "Transfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n") ==
-          501);
+    const std::string two_lines = "Transfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n";
+    CHECK(status_of_refusal(post + two_lines) == 501);
     CHECK(status_of_refusal(post + "Transfer-Encoding: gzip\r\n\r\n") == 400);
     CHECK(status_of_refusal(post + "Transfer-Encoding: chunked, gzip\r\n\r\n") == 400);
-    CHECK(status_of_refusal(post + "Transfer-Encoding: chunked\r\nTransfer-Encoding: gzip\r\n\r\n") ==
-          400);
-    CHECK(status_of_refusal(post + "Transfer-Encoding: gzip, chunked\r\nContent-Length: 5\r\n\r\n") ==
-          400);
+    const std::string not_last = "Transfer-Encoding: chunked\r\nTransfer-Encoding: gzip\r\n\r\n";
+    CHECK(status_of_refusal(post + not_last) == 400);
+    const std::string with_length = "Transfer-Encoding: gzip, chunked\r\nContent-Length: 5\r\n\r\n";
+    CHECK(status_of_refusal(post + with_length) == 400);
 }
 
 TEST_CASE("more header fields than max_header_count are refused with 431, the limit passes") {

@@ -79,9 +79,9 @@ TEST_CASE("a native handler that throws gets 500 and the connection serves the n
     });
     routes.get("/ok", [](const httpy::request&) { return httpy::response{200, "fine", {}}; });
     const running_server server(routes);
-    const std::string received =
-        exchange(server.port(),
-                 "GET /boom HTTP/1.1\r\nHost: t\r\n\r\nGET /ok HTTP/1.1\r\nHost: t\r\n\r\n", "fine");
+    const std::string requests =
+        "GET /boom HTTP/1.1\r\nHost: t\r\n\r\nGET /ok HTTP/1.1\r\nHost: t\r\n\r\n";
+    const std::string received = exchange(server.port(), requests, "fine");
     CHECK(received.starts_with("HTTP/1.1 500 "));
     CHECK(received.find("HTTP/1.1 200 ") != std::string::npos);
     CHECK(received.ends_with("fine"));
