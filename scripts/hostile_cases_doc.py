@@ -115,7 +115,7 @@ def render(data):
         "`tests/e2e/test_hostile.py` sends each request below to `httpy serve` over a raw socket "
         "on 127.0.0.1 (then half-closes, unless the case says otherwise), checks the answer, and "
         "after every case checks that the server still answers a normal request. The expected "
-        "answers follow the project SPEC.md's HTTP behaviour table, "
+        "answers follow the HTTP behaviour table of [the contract](python-contract.md#http-behaviour), "
         "[configuration.md](configuration.md#status-codes-the-server-answers-itself) and RFC 9110 / "
         "RFC 9112, not what the server happens to do: where the server disagrees today the case is "
         "a **known failure**, listed first below, and the suite fails as soon as the server gets "

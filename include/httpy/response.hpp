@@ -8,7 +8,7 @@ namespace httpy {
 
 /// One HTTP response as a plain C++ value: what a handler answers. Holds no Python object.
 ///
-/// Invariants when produced by the marshal layer: `status` is in 100..599, header names are
+/// Invariants when produced by the marshal layer: `status` is in 200..599, header names are
 /// HTTP tokens and no name or value contains CR, LF or NUL.
 struct response {
     int status = 200;

@@ -20,6 +20,12 @@ struct server_options {
     std::size_t max_header_bytes = 16 * 1024;
     /// Largest request body; larger gets 413.
     std::size_t max_body_bytes = 1024 * 1024;
+    /// Most header field lines in a request (Host included); more gets 431. Apache's
+    /// LimitRequestFields default.
+    std::size_t max_header_count = 100;
+    /// Most query parameters (non-empty `&`-separated pairs) in a target; more gets 400. The
+    /// default of Django (DATA_UPLOAD_MAX_NUMBER_FIELDS) and PHP (max_input_vars).
+    std::size_t max_query_params = 1000;
     /// Time a client has to send the request line and headers once it started; then 408.
     std::chrono::milliseconds header_timeout{10'000};
     /// Time a client has to send the body once the headers are in; then 408.

@@ -10,11 +10,31 @@
 #include <spdlog/spdlog.h>
 
 #include <chrono>
+#include <cmath>
+#include <cstdlib>
+#include <string>
 
 namespace {
 
 using httpy::cli::call_options;
 using httpy::cli::serve_options;
+
+// The most seconds a duration option takes: as milliseconds, and added to a clock's now() in
+// nanoseconds, that still fits in 64 bits with room to spare.
+constexpr double max_seconds = 1e9;
+
+// Refuses what is not a number of seconds from 0 to max_seconds (NaN, inf, negative, too
+// large), so a duration never overflows; CLI11 names the option in the message (exit code 2).
+const CLI::Validator duration_seconds(
+    [](std::string& text) -> std::string {
+        char* end = nullptr;
+        const double value = std::strtod(text.c_str(), &end);
+        if (end == text.c_str() || *end != '\0' || !std::isfinite(value) || value < 0 ||
+            value > max_seconds)
+            return "\"" + text + "\" is not a number of seconds from 0 to 1e9";
+        return {};
+    },
+    "0..1e9");
 
 // Seconds on the command line, milliseconds inside.
 struct seconds_option {
@@ -44,7 +64,7 @@ void add_call_command(CLI::App& cli, call_options& call) {
     cmd->add_flag("--body-bytes", call.body_bytes, "Hand the body to Python as bytes, not str");
     cmd->add_option("--handler-timeout", call.handler_timeout,
                     "Seconds a handler may run before TimeoutError is raised in it; 0: never")
-        ->capture_default_str();
+        ->capture_default_str()->check(duration_seconds);
 }
 
 struct serve_durations {
@@ -86,29 +106,35 @@ void add_serve_command(CLI::App& cli, serve_options& serve, std::string& bind,
     cmd->add_option("--handler-timeout", d.handler_timeout,
                     "Seconds a handler may run before TimeoutError is raised in it and 504 is "
                     "answered; 0: never")
-        ->capture_default_str()->envname("HTTPY_HANDLER_TIMEOUT");
+        ->capture_default_str()->check(duration_seconds)->envname("HTTPY_HANDLER_TIMEOUT");
     cmd->add_option("--max-body", http.max_body_bytes, "Largest request body in bytes; larger: 413")
         ->capture_default_str()->envname("HTTPY_MAX_BODY");
     cmd->add_option("--max-header", http.max_header_bytes,
                     "Largest request line and headers in bytes; larger: 431")
         ->capture_default_str()->envname("HTTPY_MAX_HEADER");
+    cmd->add_option("--max-header-count", http.max_header_count,
+                    "Most header fields in a request; more: 431")
+        ->capture_default_str()->envname("HTTPY_MAX_HEADER_COUNT");
+    cmd->add_option("--max-query-params", http.max_query_params,
+                    "Most query parameters in a request target; more: 400")
+        ->capture_default_str()->envname("HTTPY_MAX_QUERY_PARAMS");
     cmd->add_option("--header-timeout", d.header_timeout,
                     "Seconds a client has to send the request line and headers; then 408")
-        ->capture_default_str()->envname("HTTPY_HEADER_TIMEOUT");
+        ->capture_default_str()->check(duration_seconds)->envname("HTTPY_HEADER_TIMEOUT");
     cmd->add_option("--body-timeout", d.body_timeout, "Seconds a client has to send the body; then 408")
-        ->capture_default_str()->envname("HTTPY_BODY_TIMEOUT");
+        ->capture_default_str()->check(duration_seconds)->envname("HTTPY_BODY_TIMEOUT");
     cmd->add_option("--idle-timeout", d.idle_timeout,
                     "Seconds an idle keep-alive connection stays open")
-        ->capture_default_str()->envname("HTTPY_IDLE_TIMEOUT");
+        ->capture_default_str()->check(duration_seconds)->envname("HTTPY_IDLE_TIMEOUT");
     cmd->add_option("--write-timeout", d.write_timeout,
                     "Seconds a client has to take a response; then the connection closes")
-        ->capture_default_str()->envname("HTTPY_WRITE_TIMEOUT");
+        ->capture_default_str()->check(duration_seconds)->envname("HTTPY_WRITE_TIMEOUT");
     cmd->add_option("--max-connections", http.max_connections,
                     "Open connections; beyond it: 503 and close")
         ->capture_default_str()->envname("HTTPY_MAX_CONNECTIONS");
     cmd->add_option("--drain-timeout", d.drain_timeout,
                     "Seconds in-flight requests get to finish on SIGTERM/SIGINT")
-        ->capture_default_str()->envname("HTTPY_DRAIN_TIMEOUT");
+        ->capture_default_str()->check(duration_seconds)->envname("HTTPY_DRAIN_TIMEOUT");
     cmd->add_flag("--access-log", http.access_log, "Log one line per request")
         ->envname("HTTPY_ACCESS_LOG");
     cmd->add_flag("--body-bytes", python.body_as_bytes, "Hand the body to Python as bytes, not str")

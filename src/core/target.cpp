@@ -10,8 +10,6 @@ namespace {
 
 enum class mode { path, query };
 
-constexpr std::ptrdiff_t max_query_params = 10000;
-
 // True when `unescape` would change `in`: it has a '%' escape, or a '+' in a query.
 bool has_escapes(std::string_view in, mode m) noexcept {
     return in.find_first_of(m == mode::query ? "%+" : "%") != std::string_view::npos;
@@ -60,19 +58,29 @@ std::optional<std::string> percent_decode_path(std::string_view path) {
     return unescape(path, mode::path);
 }
 
-std::optional<fields> parse_query(std::string_view query) {
-    // Go's DoS guard (net/url, urlmaxqueryparams): more than 10000 pieces is an error.
-    const auto pieces = std::count(query.begin(), query.end(), '&');
-    if (pieces >= max_query_params)
-        return std::nullopt;
+std::size_t count_query_params(std::string_view query) noexcept {
+    std::size_t count = 0;
+    for (std::size_t start = 0; start <= query.size();) {
+        const auto amp = std::min(query.find('&', start), query.size());
+        count += amp > start ? 1 : 0;
+        start = amp + 1;
+    }
+    return count;
+}
+
+std::optional<fields> parse_query(std::string_view query, std::size_t max_params) {
+    const auto pieces = static_cast<std::size_t>(std::count(query.begin(), query.end(), '&')) + 1;
     fields result;
-    result.reserve(static_cast<std::size_t>(pieces) + 1);
+    result.reserve(std::min(pieces, max_params));
+    std::size_t params = 0;
     while (!query.empty()) {
         auto amp = query.find('&');
         auto piece = query.substr(0, amp);
         query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
         if (piece.empty())
             continue;
+        if (++params > max_params)
+            return std::nullopt;
         if (piece.find(';') != std::string_view::npos)
             return std::nullopt;
         auto eq = piece.find('=');
@@ -91,7 +99,7 @@ std::optional<fields> parse_query(std::string_view query) {
     return result;
 }
 
-std::optional<parsed_target> parse_target(std::string_view target) {
+std::optional<parsed_target> parse_target(std::string_view target, std::size_t max_query_params) {
     if (target.empty() || target.front() != '/')
         return std::nullopt;
     for (char c : target)
@@ -101,8 +109,9 @@ std::optional<parsed_target> parse_target(std::string_view target) {
     auto path = percent_decode_path(target.substr(0, question));
     if (!path)
         return std::nullopt;
-    auto query = parse_query(question == std::string_view::npos ? std::string_view{}
-                                                                : target.substr(question + 1));
+    auto query = parse_query(
+        question == std::string_view::npos ? std::string_view{} : target.substr(question + 1),
+        max_query_params);
     if (!query)
         return std::nullopt;
     return parsed_target{std::move(*path), std::move(*query)};

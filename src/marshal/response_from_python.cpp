@@ -154,15 +154,20 @@ int converter::status(py::handle obj) const {
         const py::error_already_set e;
         fail("status that could not be read: " + describe(e));
     }
-    if (overflow == 0 && value >= 100 && value <= 599)
+    if (overflow == 0 && value >= 200 && value <= 599)
         return static_cast<int>(value);
+    // 100 Continue, 101 Switching Protocols and the rest are interim answers that the server
+    // itself sends when due; sent as the final response they would leave the client waiting.
+    if (overflow == 0 && value >= 100 && value <= 199)
+        fail("status " + std::to_string(value) +
+             "; expected an int in 200..599 (a 1xx status is not a final response)");
     // int's own repr, not a subclass's; it refuses ints beyond sys.get_int_max_str_digits().
     std::string text = "out of range";
     try {
         text = display_str(steal_or_throw(PyLong_Type.tp_repr(obj.ptr())));
     } catch (py::error_already_set&) {
     }
-    fail("status " + text + "; expected an int in 100..599");
+    fail("status " + text + "; expected an int in 200..599");
 }
 
 std::string converter::body(py::handle obj) const {

@@ -11,7 +11,7 @@
 namespace httpy::marshal {
 
 /// Converts a request handler's result to a response, accepting exactly what SPEC.md accepts:
-/// a 3-item sequence (status: int in 100..599, not bool; body: str (UTF-8, surrogateescape) or
+/// a 3-item sequence (status: int in 200..599, not bool; body: str (UTF-8, surrogateescape) or
 /// bytes/bytearray/memoryview; headers: None or dict[str, list[str] | str]). Header names must
 /// be HTTP tokens; names and values containing CR, LF or NUL are refused.
 ///

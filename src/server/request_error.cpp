@@ -1,5 +1,7 @@
 #include "server/request_error.hpp"
 
+#include "httpy/header_name.hpp"
+
 #include <boost/beast/core/string.hpp>
 
 #include <string>
@@ -21,7 +23,7 @@ public:
         case request_error::bad_host:
             return "malformed Host header";
         case request_error::bad_transfer_encoding:
-            return "Transfer-Encoding other than a single final chunked";
+            return "Transfer-Encoding without a single final chunked";
         case request_error::transfer_encoding_with_content_length:
             return "both Transfer-Encoding and Content-Length";
         case request_error::transfer_encoding_in_http10:
@@ -30,6 +32,18 @@ public:
             return "folded header line (obs-fold)";
         case request_error::unsupported_version:
             return "unsupported HTTP major version";
+        case request_error::unsupported_transfer_coding:
+            return "a transfer coding other than chunked";
+        case request_error::connect_method:
+            return "the CONNECT method";
+        case request_error::method_too_long:
+            return "a method longer than any known one";
+        case request_error::too_many_headers:
+            return "more header fields than the limit";
+        case request_error::bad_target:
+            return "bad request target";
+        case request_error::too_many_query_params:
+            return "more query parameters than the limit";
         }
         return "bad request";
     }
@@ -50,7 +64,18 @@ const boost::system::error_category& request_error_category() noexcept {
 }
 
 int status_of(request_error e) noexcept {
-    return e == request_error::unsupported_version ? 505 : 400;
+    switch (e) {
+    case request_error::unsupported_version:
+        return 505;
+    case request_error::unsupported_transfer_coding:
+    case request_error::connect_method:
+    case request_error::method_too_long:
+        return 501;
+    case request_error::too_many_headers:
+        return 431;
+    default:
+        return 400;
+    }
 }
 
 bool valid_host(std::string_view host) noexcept {
@@ -80,24 +105,28 @@ bool valid_host(std::string_view host) noexcept {
     return true; // an empty reg-name is allowed (RFC 3986)
 }
 
-bool only_chunked(std::string_view codings) noexcept {
+boost::system::error_code check_transfer_codings(std::string_view codings) noexcept {
     int chunked = 0, others = 0;
+    bool malformed = false, chunked_last = false;
     while (!codings.empty()) {
         const auto comma = codings.find(',');
-        auto item = codings.substr(0, comma);
+        const auto item = trim_whitespace(codings.substr(0, comma));
         codings = comma == std::string_view::npos ? std::string_view() : codings.substr(comma + 1);
-        while (!item.empty() && (item.front() == ' ' || item.front() == '\t'))
-            item.remove_prefix(1);
-        while (!item.empty() && (item.back() == ' ' || item.back() == '\t'))
-            item.remove_suffix(1);
         if (item.empty())
             continue;
-        if (boost::beast::iequals(item, "chunked"))
+        chunked_last = boost::beast::iequals(item, "chunked");
+        if (chunked_last) {
             ++chunked;
-        else
-            ++others;
+            continue;
+        }
+        ++others;
+        // A coding's name, before any ";parameter", is a token; its parameters are not read.
+        const auto coding = trim_whitespace(item.substr(0, item.find(';')));
+        malformed = malformed || !is_header_token(coding);
     }
-    return chunked == 1 && others == 0;
+    if (!chunked_last || chunked > 1 || malformed)
+        return request_error::bad_transfer_encoding;
+    return others > 0 ? request_error::unsupported_transfer_coding : boost::system::error_code();
 }
 
 } // namespace httpy::detail

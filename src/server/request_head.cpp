@@ -14,6 +14,18 @@ bool is_digit(char c) noexcept {
     return c >= '0' && c <= '9';
 }
 
+// True when head[from, end) holds an LF not after a CR, or a CR followed by anything but an LF
+// (a CR that is the last byte received may still be followed by one).
+bool has_bare_line_break(std::string_view head, std::size_t from, std::size_t end) noexcept {
+    for (auto lf = head.find('\n', from); lf < end; lf = head.find('\n', lf + 1))
+        if (lf == 0 || head[lf - 1] != '\r')
+            return true;
+    for (auto cr = head.find('\r', from); cr < end; cr = head.find('\r', cr + 1))
+        if (cr + 1 < head.size() && head[cr + 1] != '\n')
+            return true;
+    return false;
+}
+
 // The version of a request line ("GET / HTTP/1.2"): rewrites a later HTTP/1 minor version to
 // 1.1; refuses another major version. Anything else is left for the parser to judge.
 boost::system::error_code screen_version(std::span<char> line) noexcept {
@@ -47,12 +59,10 @@ head_screen screen_request_head(std::span<char> received, std::size_t limit,
     const auto end = head.find("\r\n\r\n", from);
     out.searched = all.size();
     const std::size_t size = end == std::string_view::npos ? head.size() : end + 4;
-    // A line ending in a bare LF: refused now rather than waiting for a CRLF CRLF.
-    for (auto lf = head.find('\n', from); lf < size; lf = head.find('\n', lf + 1)) {
-        if (lf == 0 || head[lf - 1] != '\r') {
-            out.ec = boost::beast::http::error::bad_line_ending;
-            return out;
-        }
+    // A bare LF or CR: refused now rather than waiting for a CRLF CRLF that may never come.
+    if (has_bare_line_break(head, from, size)) {
+        out.ec = boost::beast::http::error::bad_line_ending;
+        return out;
     }
     if (size > limit) {
         out.ec = boost::beast::http::error::header_limit;

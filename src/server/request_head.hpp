@@ -15,14 +15,14 @@ struct head_screen {
     std::size_t size = 0;
     /// While incomplete: how far the search got (pass it to the next call).
     std::size_t searched = 0;
-    /// Set when the head is refused: too large (header_limit), a bare LF, obs-fold, or an HTTP
-    /// major version other than 1.
+    /// Set when the head is refused: too large (header_limit), a bare LF or CR
+    /// (bad_line_ending), obs-fold, or an HTTP major version other than 1.
     boost::system::error_code ec;
 };
 
 /// Checks a request head before Beast's parser sees it, for what that parser lets through or
-/// answers wrongly: the head's exact size against `limit` (431 above it), a bare LF ending a
-/// line (400 at once, rather than waiting for a CRLF CRLF that never comes), obs-folded header
+/// answers wrongly: the head's exact size against `limit` (431 above it), a bare LF or a bare CR
+/// (400 at once, rather than waiting for a CRLF CRLF that never comes), obs-folded header
 /// lines (400: RFC 9112 5.2 allows refusing them, and unfolding framing fields is a smuggling
 /// gap), and the version: HTTP/1.x with x > 1 is rewritten in place to HTTP/1.1 (RFC 9110 2.5:
 /// answer with the highest minor version supported), any other major version is refused (505).

@@ -12,14 +12,24 @@ namespace httpy::detail {
 
 namespace http = boost::beast::http;
 
-request_parser::request_parser(std::size_t header_limit, std::size_t body_limit) {
+request_parser::request_parser(std::size_t header_limit, std::size_t body_limit,
+                               std::size_t max_header_count)
+    : max_header_count_(max_header_count) {
     req_.headers.reserve(16);
     this->header_limit(static_cast<std::uint32_t>(header_limit));
     this->body_limit(body_limit);
 }
 
-void request_parser::on_request_impl(http::verb, string_view method, string_view target,
-                                     int version, error_code&) {
+void request_parser::on_request_impl(http::verb verb, string_view method, string_view target,
+                                     int version, error_code& ec) {
+    if (verb == http::verb::connect) {
+        ec = request_error::connect_method;
+        return;
+    }
+    if (method.size() > longest_method) {
+        ec = request_error::method_too_long;
+        return;
+    }
     req_.method.assign(method.data(), method.size());
     target_.assign(target.data(), target.size());
     version_ = static_cast<unsigned>(version);
@@ -30,7 +40,11 @@ void request_parser::on_response_impl(int, string_view, int, error_code& ec) {
 }
 
 void request_parser::on_field_impl(http::field name, string_view name_string, string_view value,
-                                   error_code&) {
+                                   error_code& ec) {
+    if (++header_count_ > max_header_count_) {
+        ec = request_error::too_many_headers;
+        return;
+    }
     switch (name) {
     case http::field::expect:
         expects_continue_ = expects_continue_ || boost::beast::iequals(value, "100-continue");
@@ -65,8 +79,8 @@ void request_parser::on_header_impl(error_code& ec) {
         ec = request_error::transfer_encoding_in_http10;
     else if (content_length_)
         ec = request_error::transfer_encoding_with_content_length;
-    else if (!only_chunked(transfer_encoding_))
-        ec = request_error::bad_transfer_encoding;
+    else
+        ec = check_transfer_codings(transfer_encoding_);
 }
 
 } // namespace httpy::detail

@@ -13,17 +13,19 @@ namespace httpy::detail {
 /// A Beast request parser for a request's head: fills an `httpy::request`'s method and headers
 /// (names canonicalised Go-style, order and repeats kept) with no intermediate message. The
 /// body is read by `request_reader`, never by this parser.
-/// The raw target is kept for `parse_target`; path, query and params are the caller's.
+/// The raw target is kept for `request_reader`, which decodes it into path and query.
 /// Beyond Beast's own checks it refuses (with a `request_error`) what RFC 9112 makes a 400 and
-/// request smuggling uses: a missing, repeated or malformed Host in HTTP/1.1, any
-/// Transfer-Encoding but one final `chunked`, Transfer-Encoding with Content-Length, and
-/// Transfer-Encoding in HTTP/1.0.
+/// request smuggling uses: a missing, repeated or malformed Host in HTTP/1.1, Transfer-Encoding
+/// without one final `chunked`, Transfer-Encoding with Content-Length, and Transfer-Encoding in
+/// HTTP/1.0; more than `max_header_count` header fields (431); and what it does not implement
+/// (501): CONNECT, a method longer than `longest_method`, a transfer coding before `chunked`.
 class request_parser final : public boost::beast::http::basic_parser<true> {
 public:
-    request_parser(std::size_t header_limit, std::size_t body_limit);
+    request_parser(std::size_t header_limit, std::size_t body_limit, std::size_t max_header_count);
 
     /// The request parsed so far (complete once `is_done()`).
     request& get() noexcept { return req_; }
+    const request& get() const noexcept { return req_; }
     /// The request target exactly as received.
     const std::string& target() const noexcept { return target_; }
     /// 10 for HTTP/1.0, 11 for HTTP/1.1.
@@ -49,6 +51,8 @@ private:
     void on_finish_impl(error_code&) override {}
 
     request req_;
+    std::size_t max_header_count_;
+    std::size_t header_count_ = 0;
     std::string target_;
     std::string transfer_encoding_; // every Transfer-Encoding line, joined by commas
     int hosts_ = 0;

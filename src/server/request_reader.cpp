@@ -1,26 +1,42 @@
 #include "server/request_reader.hpp"
 
+#include "httpy/target.hpp"
+#include "server/request_error.hpp"
 #include "server/request_head.hpp"
 
 #include <boost/asio/buffer.hpp>
 #include <boost/beast/http/error.hpp>
 
 #include <algorithm>
+#include <string_view>
 
 namespace httpy::detail {
 
-request_reader::request_reader(std::size_t max_header_bytes, std::size_t max_body_bytes)
-    : max_header_bytes_(max_header_bytes), max_body_bytes_(max_body_bytes),
-      parser_(max_header_bytes, max_body_bytes) {}
+request_reader::request_reader(const server_options& options)
+    : max_header_bytes_(options.max_header_bytes), max_body_bytes_(options.max_body_bytes),
+      max_query_params_(options.max_query_params),
+      parser_(options.max_header_bytes, options.max_body_bytes, options.max_header_count) {}
 
 bool request_reader::done() const noexcept {
     return head_done_ && (chunked_ ? chunked_->done() : body_left_ == 0);
+}
+
+response_mode request_reader::mode() const noexcept {
+    return {parser_.version(), parser_.keep_alive(), parser_.get().method == "HEAD"};
 }
 
 std::size_t request_reader::put(std::span<char> received, boost::system::error_code& ec) {
     ec = {};
     if (head_done_)
         return put_body(received, ec);
+    const std::size_t used = put_head(received, ec);
+    if (ec || !head_done_)
+        return 0; // keep the bytes (and any leading empty lines) until the head is complete
+    return used + put_body(received.subspan(used), ec);
+}
+
+// The request line and headers, once all of them are in; returns the bytes they took.
+std::size_t request_reader::put_head(std::span<char> received, boost::system::error_code& ec) {
     const head_screen screen = screen_request_head(received, max_header_bytes_, searched_);
     if (screen.ec) {
         ec = screen.ec;
@@ -28,7 +44,7 @@ std::size_t request_reader::put(std::span<char> received, boost::system::error_c
     }
     searched_ = screen.searched;
     if (screen.size == 0)
-        return 0; // keep the bytes (and any leading empty lines) until the head is complete
+        return 0;
     // The whole head at once: Beast's parser stops after it (it is not eager).
     const auto head = received.subspan(screen.skip, screen.size);
     const std::size_t parsed = parser_.put(boost::asio::buffer(head.data(), head.size()), ec);
@@ -38,6 +54,9 @@ std::size_t request_reader::put(std::span<char> received, boost::system::error_c
         ec = boost::beast::http::error::bad_line_ending; // cannot happen with a screened head
         return 0;
     }
+    ec = decode_target();
+    if (ec)
+        return 0;
     head_done_ = true;
     if (parser_.chunked())
         chunked_.emplace(max_body_bytes_, max_header_bytes_);
@@ -45,8 +64,30 @@ std::size_t request_reader::put(std::span<char> received, boost::system::error_c
         body_left_ = *length; // the parser has checked it against the body limit
         parser_.get().body.reserve(static_cast<std::size_t>(*length));
     }
-    const std::size_t used = screen.skip + screen.size;
-    return used + put_body(received.subspan(used), ec);
+    return screen.skip + screen.size;
+}
+
+// The target into the request's path and query; `OPTIONS *` has neither.
+boost::system::error_code request_reader::decode_target() {
+    const std::string& target = parser_.target();
+    request& req = parser_.get();
+    if (target == "*" && req.method == "OPTIONS") {
+        asterisk_ = true;
+        return {};
+    }
+    auto decoded = parse_target(origin_form(target), max_query_params_);
+    if (!decoded) {
+        const auto question = target.find('?');
+        const std::string_view query = question == std::string::npos
+                                           ? std::string_view()
+                                           : std::string_view(target).substr(question + 1);
+        if (count_query_params(query) > max_query_params_)
+            return request_error::too_many_query_params;
+        return request_error::bad_target;
+    }
+    req.path = std::move(decoded->path);
+    req.query = std::move(decoded->query);
+    return {};
 }
 
 std::size_t request_reader::put_body(std::span<char> received, boost::system::error_code& ec) {

@@ -4,7 +4,6 @@
 #include "httpy/header_name.hpp"
 #include "httpy/router.hpp"
 #include "httpy/status.hpp"
-#include "httpy/target.hpp"
 #include "server/request_error.hpp"
 #include "server/request_parser.hpp"
 #include "server/request_reader.hpp"
@@ -36,6 +35,11 @@ namespace {
 constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
 using clock_type = std::chrono::steady_clock;
 
+// How long, and for how many bytes, a connection closing after an error answer keeps reading
+// what the client still sends (see session::linger).
+constexpr std::chrono::milliseconds linger_time{1000};
+constexpr std::size_t linger_bytes = 16 * 1024 * 1024;
+
 // The status a failed read of a started request answers, or 0 when the connection just
 // closes (the client left, a stop cancelled the read).
 int status_for_read_error(const error_code& ec) {
@@ -61,6 +65,22 @@ std::string remote_of(const connection& conn) {
     return ec ? "unknown peer" : endpoint.address().to_string() + ":" + std::to_string(endpoint.port());
 }
 
+// Whether the connection stays open after `r`: as the client asked, unless the handler's
+// response says `Connection: close` or the server is stopping.
+bool keep_alive(const response_mode& mode, const response& r, bool stopping) {
+    if (!mode.keep_alive || stopping)
+        return false;
+    const auto* c = r.headers.find("Connection");
+    return !(c && !c->empty() && beast::iequals(c->front(), "close"));
+}
+
+// The server's own options (RFC 9110 9.3.7) for `OPTIONS *`, as Go answers them: 200, empty.
+response server_options_response() {
+    response r;
+    r.status = 200;
+    return r;
+}
+
 class session {
 public:
     session(std::shared_ptr<connection> conn, const session_context& ctx)
@@ -71,11 +91,14 @@ public:
 private:
     net::awaitable<bool> wait_for_request();
     net::awaitable<error_code> read(request_reader& reader, bool (request_reader::*enough)() const);
+    net::awaitable<error_code> read_body(request_reader& reader);
     error_code timed(const error_code& ec) const;
     net::awaitable<bool> serve_one();
     net::awaitable<response> dispatch(request& req);
-    net::awaitable<bool> write(response r, unsigned version, bool keep_alive, bool head);
-    net::awaitable<void> reject(const error_code& ec);
+    response call_native(const native_handler& handler, const request& req) const;
+    net::awaitable<bool> write(response r, response_mode mode, bool keep_alive);
+    net::awaitable<void> reject(const error_code& ec, const request_reader& reader);
+    net::awaitable<void> linger();
     void log_access(std::string_view method, std::string_view target, int status,
                     std::size_t bytes, clock_type::time_point start) const;
 
@@ -151,65 +174,53 @@ net::awaitable<error_code> session::read(request_reader& reader,
     }
 }
 
-net::awaitable<bool> session::serve_one() {
-    const auto start = clock_type::now();
-    request_reader reader(ctx_.options.max_header_bytes, ctx_.options.max_body_bytes);
-
-    conn_->expire_after(ctx_.options.header_timeout);
-    const error_code head_ec = co_await read(reader, &request_reader::head_done);
-    if (head_ec) {
-        co_await reject(timed(head_ec));
-        co_return false;
-    }
+// Sends `100 Continue` when the client waits for it, then reads the body.
+net::awaitable<error_code> session::read_body(request_reader& reader) {
     const request_parser& parser = reader.head();
-    if (!reader.done() && parser.expects_continue() && parser.version() >= 11) {
+    if (parser.expects_continue() && parser.version() >= 11) {
         static constexpr std::string_view go_on = "HTTP/1.1 100 Continue\r\n\r\n";
         conn_->expire_after(ctx_.options.write_timeout);
         auto [ec, n] = co_await net::async_write(conn_->socket, net::buffer(go_on), use_tuple);
         if (ec)
-            co_return false;
+            co_return ec;
+    }
+    conn_->expire_after(ctx_.options.body_timeout);
+    co_return co_await read(reader, &request_reader::done);
+}
+
+net::awaitable<bool> session::serve_one() {
+    const auto start = clock_type::now();
+    request_reader reader(ctx_.options);
+
+    conn_->expire_after(ctx_.options.header_timeout);
+    const error_code head_ec = co_await read(reader, &request_reader::head_done);
+    if (head_ec) {
+        co_await reject(timed(head_ec), reader);
+        co_return false;
     }
     if (!reader.done()) {
-        conn_->expire_after(ctx_.options.body_timeout);
-        const error_code body_ec = co_await read(reader, &request_reader::done);
+        const error_code body_ec = co_await read_body(reader);
         if (body_ec) {
-            co_await reject(timed(body_ec));
+            co_await reject(timed(body_ec), reader);
             co_return false;
         }
     }
     conn_->never_expire(); // the handler's own timeout applies while it runs
     ctx_.requests.fetch_add(1, std::memory_order_relaxed);
-    request& req = reader.get();
-    const bool head = req.method == "HEAD";
-    const unsigned version = parser.version();
-    bool keep_alive = parser.keep_alive();
-    if (parser.target() == "*" && req.method == "OPTIONS") {
-        // The server's own options (RFC 9110 9.3.7), as Go answers them: 200, empty body.
-        response r;
-        r.status = 200;
-        co_return co_await write(std::move(r), version, keep_alive, head) && keep_alive;
-    }
-    auto target = parse_target(origin_form(parser.target()));
-    if (!target) {
-        spdlog::warn("{}: bad request target \"{}\"; answering 400", remote_of(*conn_),
-                     parser.target());
-        co_await write(status_response(400), version, false, head);
-        co_return false;
-    }
-    req.path = std::move(target->path);
-    req.query = std::move(target->query);
-    const std::string method = ctx_.options.access_log ? req.method : std::string();
-    response r = co_await dispatch(req); // moves the request on to its handler
+    const response_mode mode = reader.mode();
+    const std::string method = ctx_.options.access_log ? reader.get().method : std::string();
+    response r; // no co_await inside ?: either, for g++ 12's sake
+    if (reader.asterisk())
+        r = server_options_response();
+    else
+        r = co_await dispatch(reader.get()); // moves the request on to its handler
     const int status = r.status;
     const std::size_t bytes = r.body.size();
-    if (const auto* c = r.headers.find("Connection");
-        c && !c->empty() && beast::iequals(c->front(), "close"))
-        keep_alive = false;
-    keep_alive = keep_alive && !conn_->closing;
-    const bool written = co_await write(std::move(r), version, keep_alive, head);
+    const bool keep = keep_alive(mode, r, conn_->closing);
+    const bool written = co_await write(std::move(r), mode, keep);
     if (ctx_.options.access_log)
-        log_access(method, parser.target(), status, bytes, start);
-    co_return written && keep_alive;
+        log_access(method, reader.head().target(), status, bytes, start);
+    co_return written && keep;
 }
 
 net::awaitable<response> session::dispatch(request& req) {
@@ -220,15 +231,30 @@ net::awaitable<response> session::dispatch(request& req) {
         co_return method_not_allowed(match.allowed);
     req.params = std::move(match.params);
     if (const auto* native = std::get_if<native_handler>(match.handler))
-        co_return (*native)(req);
+        co_return call_native(*native, req);
     app& python = *std::get<python_handler>(*match.handler).application;
     auto [ec, r] = co_await python.async_request(std::move(req), use_tuple);
     co_return std::move(r);
 }
 
-net::awaitable<bool> session::write(response r, unsigned version, bool keep_alive, bool head) {
-    const std::string head_bytes = response_head(r, version, keep_alive);
-    const bool with_body = !head && !bodyless_status(r.status);
+// A native handler that throws gets 500, as a Python exception does; the connection lives on.
+response session::call_native(const native_handler& handler, const request& req) const {
+    try {
+        return handler(req);
+    } catch (const std::exception& e) {
+        spdlog::error("{}: the native handler for {} {} threw: {}; answering 500",
+                      remote_of(*conn_), req.method, req.path, e.what());
+    } catch (...) {
+        spdlog::error("{}: the native handler for {} {} threw a non-standard exception; "
+                      "answering 500",
+                      remote_of(*conn_), req.method, req.path);
+    }
+    return status_response(500);
+}
+
+net::awaitable<bool> session::write(response r, response_mode mode, bool keep_alive) {
+    const std::string head_bytes = response_head(r, mode.version, keep_alive);
+    const bool with_body = !mode.head && !bodyless_status(r.status);
     const std::array<net::const_buffer, 2> buffers{
         net::buffer(head_bytes), with_body ? net::buffer(r.body) : net::const_buffer()};
     conn_->expire_after(ctx_.options.write_timeout);
@@ -246,12 +272,40 @@ net::awaitable<bool> session::write(response r, unsigned version, bool keep_aliv
 }
 
 // Answers a request that could not be read (when an answer is owed), then the connection closes.
-net::awaitable<void> session::reject(const error_code& ec) {
+net::awaitable<void> session::reject(const error_code& ec, const request_reader& reader) {
     const int status = status_for_read_error(ec);
     if (status == 0)
         co_return;
-    spdlog::warn("{}: {}; answering {} and closing", remote_of(*conn_), ec.message(), status);
-    co_await write(status_response(status), 11, false, false);
+    if (ec == request_error::bad_target || ec == request_error::too_many_query_params)
+        spdlog::warn("{}: {} \"{:.256}\"; answering {} and closing", remote_of(*conn_),
+                     ec.message(), reader.head().target(), status);
+    else
+        spdlog::warn("{}: {}; answering {} and closing", remote_of(*conn_), ec.message(), status);
+    const bool written = co_await write(status_response(status), response_mode{}, false);
+    if (written && status != 408)
+        co_await linger();
+}
+
+// After an error answer, the client may still be sending (the rest of a body over the limit):
+// closing with its bytes unread would send a reset that can destroy the answer before the
+// client reads it. So, as nginx's lingering_close: end the sending side, then read and discard
+// until the client closes, for at most linger_time and linger_bytes.
+net::awaitable<void> session::linger() {
+    error_code ec;
+    conn_->socket.shutdown(net::ip::tcp::socket::shutdown_send, ec);
+    if (ec)
+        co_return;
+    conn_->expire_after(linger_time);
+    std::size_t discarded = 0;
+    while (discarded < linger_bytes) {
+        buffer_.clear();
+        auto [read_ec, n] = co_await conn_->socket.async_read_some(buffer_.prepare(64 * 1024),
+                                                                   use_tuple);
+        if (read_ec)
+            break;
+        discarded += n;
+    }
+    buffer_.clear();
 }
 
 void session::log_access(std::string_view method, std::string_view target, int status,

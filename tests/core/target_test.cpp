@@ -70,10 +70,21 @@ TEST_CASE("a repeated query key keeps its first position among the keys") {
     CHECK(names == std::vector<std::string>{"b", "a"});
 }
 
-TEST_CASE("parse_query refuses more than 10000 pieces as Go does") {
-    std::string at_limit(9999, '&');
-    CHECK(httpy::parse_query(at_limit) == fields{});
-    CHECK_FALSE(httpy::parse_query(at_limit + "&"));
+TEST_CASE("parse_query refuses more pairs than its limit (1000 by default), empty ones uncounted") {
+    std::string at_limit;
+    for (int i = 0; i < 1000; ++i)
+        at_limit += "k" + std::to_string(i) + "=v&&";
+    const auto parsed = httpy::parse_query(at_limit);
+    REQUIRE(parsed);
+    CHECK(parsed->size() == 1000);
+    CHECK_FALSE(httpy::parse_query(at_limit + "one=more"));
+    CHECK_FALSE(httpy::parse_query(at_limit + "k0=again"));
+    CHECK(httpy::parse_query(std::string(20000, '&')) == fields{});
+    CHECK(httpy::parse_query("a&b&c", 3));
+    CHECK_FALSE(httpy::parse_query("a&b&c", 2));
+    CHECK_FALSE(httpy::parse_target("/p?a&b&c", 2));
+    CHECK(httpy::count_query_params("&a&&b=1&") == 2);
+    CHECK(httpy::count_query_params("") == 0);
 }
 
 TEST_CASE("percent_decode_path decodes like Go's url.PathUnescape and refuses NUL") {

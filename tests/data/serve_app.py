@@ -17,7 +17,7 @@ def routes():
     table = {"/hello/:target": ["GET", "POST"], "/files/*rest": ["GET", "POST"],
              "/only-get": ["GET"]}
     for path in ["/still/alive", "/body", "/len", "/spin", "/spin-count", "/wrong", "/raise",
-                 "/inject", "/sleep"]:
+                 "/inject", "/sleep", "/status"]:
         table[path] = ["GET", "POST"]
     return table
 
@@ -65,6 +65,8 @@ def go_request(method, path, params, query, headers, body):
         return 200, "four", {"Content-Length": ["999"]}
     if path == "/inject":
         return 200, "injected", {"X-Bad": "a\r\nInjected: yes"}
+    if path == "/status":
+        return int(query["code"][0]), "", None
     if path == "/big":
         return 200, b"x" * int(query["n"][0]), None
     return 200, path, {"X-Path": path}

@@ -2,7 +2,7 @@
 real `httpy serve` over a raw socket, must get its expected answer (a status, or a close with no
 response), and after every case the server must still answer a normal request.
 
-The expected answers come from SPEC.md and RFC 9110/9112, not from the server. A case marked
+The expected answers come from the contract (docs/python-contract.md) and RFC 9110/9112, not from the server. A case marked
 `known_failure` in the table is one the server gets wrong today: it is recorded, printed and
 listed in docs/hostile-requests.md instead of failing the run, and it fails the run as soon as the
 server answers it correctly (remove the mark then). The server never gets a pass on staying

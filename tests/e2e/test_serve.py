@@ -1,6 +1,6 @@
 """End-to-end tests of `httpy serve`: the real binary on 127.0.0.1:0, real CPython, real clients
 (http.client, raw sockets for malformed input, curl). Each test names the behaviour it checks;
-SPEC.md "HTTP behaviour" and issue 3 are the contract."""
+The contract's "HTTP behaviour" (docs/python-contract.md) is what these check."""
 
 import email.utils
 import json
@@ -54,16 +54,19 @@ class ServerCase(unittest.TestCase):
         return read_response(reader, head=head), sock, reader
 
     def assert_400_and_close(self, data):
-        resp, sock, reader = self.exchange(data)
-        self.assertIsNotNone(resp, f"no response to {data!r}")
-        self.assertEqual(resp.status, 400, f"{data!r} -> {resp!r}")
+        self.assert_status_and_close(data, 400)
+
+    def assert_status_and_close(self, data, status, timeout=5.0):
+        resp, sock, reader = self.exchange(data, timeout=timeout)
+        self.assertIsNotNone(resp, f"no response to {data[:200]!r}")
+        self.assertEqual(resp.status, status, f"{data[:200]!r} -> {resp!r}")
         self.assertTrue(closed_within(sock, reader, 3.0),
-                        f"the connection stayed open after 400 for {data!r}")
+                        f"the connection stayed open after {status} for {data[:200]!r}")
         self.assert_still_serving()
 
 
 class HttpTable(ServerCase):
-    """SPEC.md's HTTP table on one server with the default limits (plus routes for 404/405)."""
+    """The contract's HTTP table on one server with the default limits (plus routes for 404/405)."""
 
     options = ("--init", f"{APP}:routes", "--handler-timeout", "0.5")
 
@@ -109,6 +112,48 @@ class HttpTable(ServerCase):
 
     def test_a_control_character_in_the_target_is_400_and_closes(self):
         self.assert_400_and_close(b"GET /hello/a\x01b HTTP/1.1\r\nHost: t\r\n\r\n")
+
+    def test_connect_is_501_and_closes(self):
+        self.assert_status_and_close(b"CONNECT t:443 HTTP/1.1\r\nHost: t:443\r\n\r\n", 501)
+        self.assert_status_and_close(b"CONNECT /hello/x HTTP/1.1\r\nHost: t\r\n\r\n", 501)
+
+    def test_a_method_longer_than_any_known_is_501_and_closes(self):
+        self.assert_status_and_close(b"A" * 5000 + b" /hello/x HTTP/1.1\r\nHost: t\r\n\r\n", 501)
+        self.assert_status_and_close(b"UPDATEREDIRECTREFS /hello/x HTTP/1.1\r\nHost: t\r\n\r\n",
+                                     501)
+        resp, _, _ = self.exchange(b"PROPFIND /hello/x HTTP/1.1\r\nHost: t\r\n\r\n")
+        self.assertEqual(resp.status, 405, "a short unknown method is routed")
+
+    def test_a_transfer_coding_before_a_final_chunked_is_501_and_chunked_not_last_is_400(self):
+        body = b"5\r\nhello\r\n0\r\n\r\n"
+        for coding, status in [(b"deflate, chunked", 501), (b"gzip, chunked", 501),
+                               (b"chunked, gzip", 400), (b"gzip", 400)]:
+            with self.subTest(coding=coding):
+                self.assert_status_and_close(b"POST /hello/x HTTP/1.1\r\nHost: t\r\n"
+                                             b"Transfer-Encoding: %s\r\n\r\n%s" % (coding, body),
+                                             status)
+
+    def test_a_bare_cr_in_the_head_is_400_at_once_not_after_the_header_timeout(self):
+        # The server's header timeout is 10 s; the client neither finishes the head nor closes.
+        start = time.monotonic()
+        self.assert_status_and_close(b"GET /hello/x HTTP/1.1\r\nHost: t\r\nX-A: a\rb", 400,
+                                     timeout=3.0)
+        self.assertLess(time.monotonic() - start, 2.5)
+
+    def test_101_header_fields_are_431_and_100_pass(self):
+        fields = b"".join(b"X-F%d: v\r\n" % i for i in range(100))
+        resp, _, _ = self.exchange(b"GET /hello/x HTTP/1.1\r\nHost: t\r\n" + fields[:-len(b"X-F99: v\r\n")]
+                                   + b"\r\n")
+        self.assertEqual(resp.status, 200)
+        self.assert_status_and_close(b"GET /hello/x HTTP/1.1\r\nHost: t\r\n" + fields + b"\r\n", 431)
+
+    def test_1001_query_parameters_are_400_and_1000_pass(self):
+        query = b"&".join(b"k%d=v" % i for i in range(1000))
+        resp, _, _ = self.exchange(b"GET /hello/x?%s HTTP/1.1\r\nHost: t\r\n\r\n" % query)
+        self.assertEqual(resp.status, 200)
+        self.assertEqual(len(json.loads(resp.body)["query"]), 1000)
+        self.assert_status_and_close(b"GET /hello/x?%s&one=more HTTP/1.1\r\nHost: t\r\n\r\n"
+                                     % query, 400)
 
     def test_headers_over_the_default_16_kib_are_431_and_under_it_pass(self):
         ok = b"GET /hello/x HTTP/1.1\r\nHost: t\r\nX-Big: " + b"a" * 12000 + b"\r\n\r\n"
@@ -178,6 +223,46 @@ class Limits(ServerCase):
             self.assertIsNotNone(resp)
             self.assertEqual(resp.status, 413)
             self.assert_still_serving(server)
+
+    def test_max_header_count_and_max_query_params_set_the_limits(self):
+        with Server(APP, "--max-header-count", "3",
+                    env={"HTTPY_MAX_QUERY_PARAMS": "2"}) as server:
+            status, _, _ = server.request("GET", "/x?a=1&b=2", headers={"X-A": "1"})
+            self.assertEqual(status, 200)  # Host, Accept-Encoding (http.client's own), X-A
+            status, _, _ = server.request("GET", "/x", headers={"X-A": "1", "X-B": "2"})
+            self.assertEqual(status, 431)
+            status, _, _ = server.request("GET", "/x?a=1&b=2&c=3")
+            self.assertEqual(status, 400)
+            self.assert_still_serving(server)
+
+    def test_a_client_sending_a_body_over_max_body_without_reading_gets_413_not_a_reset(self):
+        # The client sends a body over the 1 MiB limit in one go, and only then reads: the server
+        # answers 413 after the head, so the body is still arriving when it would close. 2 MiB
+        # often fit in loopback's socket buffers (the send then completes even if the server
+        # reads nothing); 8 MiB do not: without lingering, the client's send fails with EPIPE or
+        # ECONNRESET before it reads the answer.
+        with Server(APP) as server:
+            outcomes = {}
+            for size in (2 << 20, 8 << 20):
+                body = b"a" * size
+                head = b"POST /len HTTP/1.1\r\nHost: t\r\nContent-Length: %d\r\n\r\n" % size
+                outcomes[size] = [self.send_then_read(server, head + body) for _ in range(5)]
+            self.assertEqual(outcomes, {2 << 20: [413] * 5, 8 << 20: [413] * 5})
+            self.assert_still_serving(server)
+
+    @staticmethod
+    def send_then_read(server, data):
+        """Sends all of `data`, then reads one response: its status, "close", or the error."""
+        sock = server.raw(10)
+        try:
+            sock.sendall(data)
+            with sock.makefile("rb") as reader:
+                resp = read_response(reader)
+            return resp.status if resp else "close"
+        except (ConnectionResetError, BrokenPipeError) as e:
+            return type(e).__name__
+        finally:
+            sock.close()
 
     def test_an_environment_variable_sets_an_option(self):
         with Server(APP, env={"HTTPY_MAX_BODY": "100"}) as server:
@@ -491,6 +576,17 @@ class PythonContract(ServerCase):
         self.assertNotIn(b"failed on purpose", body)
         self.assert_still_serving()
 
+    def test_a_1xx_status_from_the_handler_is_500_with_the_reason_in_the_log(self):
+        for code in (100, 101, 199):
+            with self.subTest(code=code):
+                start = self.server().line_count()
+                resp, _, _ = self.exchange(b"GET /status?code=%d HTTP/1.1\r\nHost: t\r\n\r\n" % code)
+                self.assertEqual(resp.status, 500)
+                self.server().wait_for_log(
+                    f"go_request returned status {code}; expected an int in 200..599 "
+                    "(a 1xx status is not a final response)", start=start)
+        self.assert_still_serving()
+
     def test_a_response_header_with_crlf_is_refused_with_500(self):
         resp, _, _ = self.exchange(b"GET /inject HTTP/1.1\r\nHost: t\r\n\r\n")
         self.assertEqual(resp.status, 500)
@@ -734,6 +830,19 @@ class StartUp(unittest.TestCase):
         err = self.start_fails(APP)
         self.assertIn("cannot listen", err)
 
+    def test_a_duration_that_would_overflow_is_refused_naming_the_option(self):
+        for option, value in [("--idle-timeout", "1e10"), ("--idle-timeout", "-1"),
+                              ("--handler-timeout", "nan"), ("--write-timeout", "inf"),
+                              ("--drain-timeout", "1e300"), ("--header-timeout", "-inf")]:
+            with self.subTest(option=option, value=value):
+                err = self.start_fails(APP, option, value)
+                self.assertIn(option, err)
+                self.assertIn(value, err)
+        done = subprocess.run([HTTPY, "serve", APP, "--bind", "127.0.0.1:0"], capture_output=True,
+                              timeout=30, env={**os.environ, "HTTPY_BODY_TIMEOUT": "1e12"})
+        self.assertEqual(done.returncode, 2, done.stderr.decode())
+        self.assertIn("--body-timeout", done.stderr.decode())
+
     def test_help_lists_every_option_with_its_default(self):
         done = subprocess.run([HTTPY, "serve", "--help"], capture_output=True, timeout=30)
         self.assertEqual(done.returncode, 0)
@@ -743,7 +852,8 @@ class StartUp(unittest.TestCase):
                     "--max-header": "16384", "--header-timeout": "10", "--body-timeout": "10",
                     "--idle-timeout": None, "--write-timeout": None, "--max-connections": None,
                     "--drain-timeout": "10", "--workers": "0", "--max-requests": "0",
-                    "--max-worker-memory": "0"}
+                    "--max-worker-memory": "0", "--max-header-count": "100",
+                    "--max-query-params": "1000"}
         for option, default in defaults.items():
             with self.subTest(option=option):
                 m = re.search(re.escape(option) + r"\s+\S+=(\S+)", text)

@@ -83,7 +83,7 @@ void check_message(std::string_view message) {
 }
 
 void check_response(const httpy::response& r) {
-    require(r.status >= 100 && r.status <= 599, "a status outside 100..599");
+    require(r.status >= 200 && r.status <= 599, "a status outside 200..599");
     for (const auto& [name, values] : r.headers) {
         require(httpy::is_header_token(name), "a header name that is not a token");
         for (const auto& value : values)

@@ -287,7 +287,7 @@ def _status(status):
     if kind is bool or not issubclass(kind, int):
         raise Refused
     value = int.__index__(status)
-    if not 100 <= value <= 599:
+    if not 200 <= value <= 599:
         raise Refused
     return value
 

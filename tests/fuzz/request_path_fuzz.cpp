@@ -1,11 +1,12 @@
 // libFuzzer target: the server's request path, from the bytes a client sends to a routed request.
 //
 // Input: byte 0 picks how the bytes arrive (at once or in small pieces, see piecewise_stream),
-// byte 1 picks the header and body limits, the rest is what the client sends on one connection.
-// The bytes take the path src/server/session.cpp gives them: its read loop over the connection's
-// buffer feeding a fresh request_reader per request (head screening, Beast's parser, body or
-// chunked decoding), then origin_form, parse_target and the router, request after pipelined
-// request until the connection would close. Each step's result is checked against what must hold
+// byte 1 picks the limits (header bytes and fields, body bytes, query parameters), the rest is
+// what the client sends on one connection. The bytes take the path src/server/session.cpp gives
+// them: its read loop over the connection's buffer feeding a fresh request_reader per request
+// (head screening, Beast's parser, target decoding with origin_form and parse_target, body or
+// chunked decoding), then the router, request after pipelined request until the connection
+// would close. Each step's result is checked against what must hold
 // of it, and the whole connection must come out the same when the bytes arrive all at once; a
 // broken invariant aborts (see invariant.hpp).
 
@@ -42,19 +43,28 @@ using httpy::detail::request_reader;
 using httpy::fuzz::piecewise_stream;
 using httpy::fuzz::require;
 
-struct limits {
-    std::size_t header;
-    std::size_t body;
-};
+using limits = httpy::server_options;
 
-// The server's defaults first; the small ones let short inputs reach 431 and 413.
-constexpr std::array<limits, 4> limit_choices{
-    {{16 * 1024, 1024 * 1024}, {1024, 64}, {128, 8}, {8 * 1024, 0}}};
+limits make_limits(std::size_t header, std::size_t body, std::size_t fields, std::size_t params) {
+    limits l;
+    l.max_header_bytes = header;
+    l.max_body_bytes = body;
+    l.max_header_count = fields;
+    l.max_query_params = params;
+    return l;
+}
+
+// The server's defaults first; the small ones let short inputs reach 431, 413 and the 400 for
+// too many query parameters.
+const std::array<limits, 4> limit_choices{
+    make_limits(16 * 1024, 1024 * 1024, 100, 1000), make_limits(1024, 64, 8, 4),
+    make_limits(128, 8, 3, 1), make_limits(8 * 1024, 0, 100, 1000)};
 
 // Requests served on one connection before the input counts as done: past this, more of the same.
 constexpr std::size_t max_requests = 64;
 
 // Static, parameter and catch-all routes sharing prefixes, written as go_init would return them.
+// A route may list CONNECT, but the reader refuses every CONNECT request (501) before routing.
 const httpy::raw_routes route_spec{
     {"/", {"GET"}},
     {"/hello/:target", {"GET", "POST"}},
@@ -95,6 +105,8 @@ const routing& fixture() {
 struct request_seen {
     std::string method;
     std::string target;
+    std::string path;
+    httpy::fields query;
     unsigned version = 0;
     bool keep_alive = false;
     httpy::fields headers;
@@ -121,13 +133,25 @@ void check_read_error(const error_code& ec) {
             "a read error outside Beast's and httpy's categories");
 }
 
-void check_headers(const httpy::request& req) {
+void check_headers(const httpy::request& req, const limits& limit) {
+    std::size_t lines = 0;
     for (const auto& [name, values] : req.headers) {
+        lines += values.size();
         require(httpy::is_header_token(name), "a header name that is not a token");
         require(httpy::canonical_header_name(name) == name, "a header name not in canonical form");
         for (const auto& value : values)
             require(!httpy::has_forbidden_header_chars(value), "a header value with CR, LF or NUL");
     }
+    require(lines <= limit.max_header_count, "more header fields than the limit");
+}
+
+// Every Transfer-Encoding line joined, as the parser sees them.
+std::string transfer_codings(const httpy::request& req) {
+    std::string joined;
+    if (const auto* lines = req.headers.find("Transfer-Encoding"))
+        for (const auto& line : *lines)
+            joined.append(",").append(line);
+    return joined;
 }
 
 // The RFC 9112 rules the reader promises to enforce, and a body that matches its framing.
@@ -140,8 +164,10 @@ void check_framing(const request_parser& parser, const httpy::request& req, cons
         require(!req.headers.contains("Content-Length"), "Transfer-Encoding with Content-Length");
         require(parser.version() >= 11, "Transfer-Encoding in HTTP/1.0 accepted");
         require(parser.chunked(), "Transfer-Encoding accepted, but the body is not chunked");
+        require(!httpy::detail::check_transfer_codings(transfer_codings(req)),
+                "a transfer coding other than one final chunked accepted");
     }
-    require(req.body.size() <= limit.body, "a body beyond the limit");
+    require(req.body.size() <= limit.max_body_bytes, "a body beyond the limit");
     if (const auto length = parser.content_length())
         require(req.body.size() == *length, "a body whose size is not its Content-Length");
     else if (!parser.chunked())
@@ -153,9 +179,12 @@ void check_request(request_reader& reader, const limits& limit) {
     const request_parser& parser = reader.head();
     const httpy::request& req = reader.get();
     require(httpy::is_header_token(req.method), "a method that is not a token");
+    require(req.method != "CONNECT", "CONNECT accepted");
+    require(req.method.size() <= httpy::detail::longest_method, "an overlong method accepted");
     require(!parser.target().empty(), "an empty target");
     require(parser.version() == 10 || parser.version() == 11, "a version other than 1.0, 1.1");
-    check_headers(req);
+    require(req.params.empty(), "params filled before routing");
+    check_headers(req, limit);
     check_framing(parser, req, limit);
 }
 
@@ -163,8 +192,8 @@ bool is_substring(std::string_view part, std::string_view whole) {
     return whole.find(part) != std::string_view::npos;
 }
 
-// `origin` is the origin-form target that `decoded` came from.
-void check_target(std::string_view origin, const httpy::parsed_target& decoded) {
+// `origin` is the origin-form target that the request's path and query came from.
+void check_target(std::string_view origin, const httpy::request& decoded, const limits& limit) {
     require(decoded.path.starts_with('/'), "a decoded path not starting with '/'");
     require(decoded.path.find('\0') == std::string::npos, "a decoded path holding a NUL");
     const std::size_t question = origin.find('?');
@@ -183,6 +212,10 @@ void check_target(std::string_view origin, const httpy::parsed_target& decoded) 
     }
     const auto pieces = static_cast<std::size_t>(std::count(query.begin(), query.end(), '&')) + 1;
     require(values <= pieces, "more query values than '&'-separated pieces");
+    require(values <= limit.max_query_params, "more query parameters than the limit");
+    const auto again = httpy::parse_target(origin, limit.max_query_params);
+    require(again && again->path == decoded.path && again->query == decoded.query,
+            "the reader's path and query differ from parse_target's");
 }
 
 void check_route(const httpy::request& req) {
@@ -207,7 +240,7 @@ void check_route(const httpy::request& req) {
 class connection {
 public:
     connection(std::string_view bytes, std::uint8_t pattern, const limits& limit)
-        : stream_(bytes, pattern), limit_(limit), buffer_(limit.header + 64 * 1024) {}
+        : stream_(bytes, pattern), limit_(limit), buffer_(limit.max_header_bytes + 64 * 1024) {}
 
     connection_seen serve() {
         connection_seen seen;
@@ -254,7 +287,7 @@ private:
 
     // session::serve_one; false when the connection would close.
     bool serve_one(connection_seen& seen) {
-        request_reader reader(limit_.header, limit_.body);
+        request_reader reader(limit_);
         error_code ec = read(reader, &request_reader::head_done);
         if (!ec && !reader.done())
             ec = read(reader, &request_reader::done);
@@ -266,21 +299,18 @@ private:
         check_request(reader, limit_);
         const request_parser& parser = reader.head();
         httpy::request& req = reader.get();
-        seen.requests.push_back({req.method, parser.target(), parser.version(), parser.keep_alive(),
-                                 req.headers, req.body});
-        if (parser.target() == "*" && req.method == "OPTIONS")
-            return parser.keep_alive();
-        const std::string origin = httpy::origin_form(parser.target());
-        auto target = httpy::parse_target(origin);
-        if (!target) {
-            seen.refused = true; // 400
-            return false;
+        const bool keep_alive = reader.mode().keep_alive;
+        require(keep_alive == parser.keep_alive(), "a keep-alive other than the parser's");
+        require(reader.mode().head == (req.method == "HEAD"), "HEAD decided otherwise");
+        seen.requests.push_back({req.method, parser.target(), req.path, req.query,
+                                 parser.version(), keep_alive, req.headers, req.body});
+        if (reader.asterisk()) {
+            require(parser.target() == "*" && req.method == "OPTIONS", "an asterisk not OPTIONS *");
+            return keep_alive;
         }
-        check_target(origin, *target);
-        req.path = std::move(target->path);
-        req.query = std::move(target->query);
+        check_target(httpy::origin_form(parser.target()), req, limit_);
         check_route(req);
-        return parser.keep_alive();
+        return keep_alive;
     }
 
     piecewise_stream stream_;

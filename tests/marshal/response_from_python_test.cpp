@@ -129,20 +129,20 @@ TEST_CASE("a sequence whose __len__ or __getitem__ raises is refused with the ex
     });
 }
 
-TEST_CASE("a status that is not an int in 100..599 is refused") {
+TEST_CASE("a status that is not an int in 200..599 is refused") {
     py::gil_scoped_acquire gil;
     check_refusals({
         {R"(("200", "", {}))", "status of type str; expected int"},
         {R"((200.0, "", {}))", "status of type float; expected int"},
         {R"((True, "", {}))", "status of type bool; expected int"},
         {R"((None, "", {}))", "status of type NoneType; expected int"},
-        {R"((600, "", {}))", "status 600; expected an int in 100..599"},
-        {R"((99, "", {}))", "status 99; expected an int in 100..599"},
-        {R"((-1, "", {}))", "status -1; expected an int in 100..599"},
-        {R"((2**100, "", {}))", "status 1267650600228229401496703205376; expected an int in 100..599"},
-        {R"((-2**100, "", {}))", "status -1267650600228229401496703205376; expected an int in 100..599"},
-        {R"((10**5000, "", {}))", "status out of range; expected an int in 100..599"},
-        {R"((Status(700), "", {}))", "status 700; expected an int in 100..599"},
+        {R"((600, "", {}))", "status 600; expected an int in 200..599"},
+        {R"((99, "", {}))", "status 99; expected an int in 200..599"},
+        {R"((-1, "", {}))", "status -1; expected an int in 200..599"},
+        {R"((2**100, "", {}))", "status 1267650600228229401496703205376; expected an int in 200..599"},
+        {R"((-2**100, "", {}))", "status -1267650600228229401496703205376; expected an int in 200..599"},
+        {R"((10**5000, "", {}))", "status out of range; expected an int in 200..599"},
+        {R"((Status(700), "", {}))", "status 700; expected an int in 200..599"},
     });
 }
 
@@ -308,8 +308,20 @@ TEST_CASE("an int subclass status such as HTTPStatus is accepted") {
     py::gil_scoped_acquire gil;
     CHECK(convert(R"((http.HTTPStatus.NOT_FOUND, "", None))").status == 404);
     CHECK(convert(R"((Status(201), "", None))").status == 201);
-    CHECK(convert(R"((100, "", None))").status == 100);
+    CHECK(convert(R"((200, "", None))").status == 200);
     CHECK(convert(R"((599, "", None))").status == 599);
+}
+
+TEST_CASE("a 1xx status such as 100 or 101 is refused: it is not a final response") {
+    py::gil_scoped_acquire gil;
+    constexpr const char* why =
+        "; expected an int in 200..599 (a 1xx status is not a final response)";
+    check_refusals({
+        {R"((100, "", {}))", "status 100"s + why},
+        {R"((101, "", {}))", "status 101"s + why},
+        {R"((http.HTTPStatus.SWITCHING_PROTOCOLS, "", {}))", "status 101"s + why},
+        {R"((199, "", {}))", "status 199"s + why},
+    });
 }
 
 TEST_CASE("bytes, bytearray and memoryview bodies are sent byte for byte") {

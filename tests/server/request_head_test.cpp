@@ -57,6 +57,31 @@ TEST_CASE("obs-fold and bare LF line endings are refused") {
     CHECK(screen(lf_incomplete).ec == http::error::bad_line_ending);
 }
 
+TEST_CASE("a bare CR in the head is refused at once, complete head or not") {
+    for (const char* head : {"GET / HTTP/1.1\rHost: t\r\r", "GET / HTTP/1.1\r\nX-A: a\rb\r\n\r\n",
+                             "GET / HTTP/1.1\r\nHost: t\r\nX-A: a\rb", "GET /\r HTTP/1.1\r\n",
+                             "\r\r\nGET / HTTP/1.1\r\n\r\n"}) {
+        std::string in = head;
+        CHECK_MESSAGE(screen(in).ec == http::error::bad_line_ending, head);
+    }
+}
+
+TEST_CASE("a CR that is the last byte received waits for its LF, then the head is read") {
+    std::string in = "GET / HTTP/1.1\r";
+    auto out = screen(in);
+    CHECK_FALSE(out.ec);
+    CHECK(out.size == 0);
+    in += "\nHost: t\r";
+    out = screen_request_head({in.data(), in.size()}, 1024, out.searched);
+    CHECK_FALSE(out.ec);
+    in += "\n\r\n";
+    out = screen_request_head({in.data(), in.size()}, 1024, out.searched);
+    CHECK_FALSE(out.ec);
+    CHECK(out.size == in.size());
+    std::string bare = in.substr(0, in.size() - 3) + "x";
+    CHECK(screen(bare).ec == http::error::bad_line_ending);
+}
+
 TEST_CASE("HTTP/1.x above 1.1 is read as HTTP/1.1 and another major version is 505") {
     std::string v12 = "GET / HTTP/1.2\r\nHost: t\r\n\r\n";
     CHECK_FALSE(screen(v12).ec);
