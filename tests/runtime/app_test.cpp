@@ -81,17 +81,43 @@ TEST_CASE("a missing file, module or function stops start-up naming it") {
               .find("no_init_here") != std::string::npos);
 }
 
-TEST_CASE("a default init function that is missing is skipped") {
-    httpy::app a({.handler = {handlers, "echo"},
-                  .init = httpy::python_function{handlers, "go_init"},
-                  .init_required = false});
-    CHECK_FALSE(a.has_init());
-    CHECK(a.routes().empty());
+TEST_CASE("has_python_function tells whether a module has a function") {
+    CHECK(httpy::has_python_function({handlers, "echo"}));
+    CHECK(httpy::has_python_function({handlers, "init_routes"}));
+    CHECK_FALSE(httpy::has_python_function({handlers, "go_init"}));
+    CHECK_FALSE(httpy::has_python_function({"json", "no_such_function"}));
+    CHECK(httpy::has_python_function({"json", "dumps"}));
 }
 
-TEST_CASE("the blocking request call returns status, body and headers") {
+TEST_CASE("has_python_function names a module that cannot be imported") {
+    auto error_of = [](httpy::python_function f) -> std::string {
+        try {
+            httpy::has_python_function(f);
+        } catch (const httpy::config_error& e) {
+            return e.what();
+        }
+        return "no error";
+    };
+    CHECK(error_of({"/nonexistent/handler.py", "go_init"}).find("/nonexistent/handler.py") !=
+          std::string::npos);
+    CHECK(error_of({"no_such_module_anywhere", "go_init"}).find("no_such_module_anywhere") !=
+          std::string::npos);
+}
+
+TEST_CASE("a file looked into by has_python_function runs once, and each app still gets its own") {
+    const std::string counted = HTTPY_TEST_DATA "/import_count.py";
+    CHECK(httpy::has_python_function({counted, "go_request"}));
+    CHECK_FALSE(httpy::has_python_function({counted, "go_init"})); // still the same execution
+    httpy::app first({.handler = {counted, "go_request"}});
+    CHECK(first.call({"GET", "/"}).resp.body == "1"); // the import the check made, taken over
+    httpy::app second({.handler = {counted, "go_request"}});
+    CHECK(second.call({"GET", "/"}).resp.body == "2"); // a module of its own, as before
+    CHECK(first.call({"GET", "/"}).resp.body == "1");
+}
+
+TEST_CASE("the blocking call returns status, body and headers") {
     httpy::app a({.handler = {handlers, "echo"}});
-    auto r = a.request("POST", "/p", "payload", {}, {{"q", {"1"}}}, {{"X-A", {"b"}}});
+    auto r = a.call({"POST", "/p", {}, {{"q", {"1"}}}, {{"X-A", {"b"}}}, "payload"});
     CHECK_FALSE(r.error);
     CHECK(r.resp.status == 200);
     CHECK(r.resp.body == "payload");
@@ -102,8 +128,8 @@ TEST_CASE("the example worker answers with a request count") {
     httpy::app a({.handler = {HTTPY_EXAMPLES "/worker.py", "go_request"},
                   .init = httpy::python_function{HTTPY_EXAMPLES "/worker.py", "go_init"}});
     CHECK(a.routes().routes().size() == 3);
-    CHECK(a.request("GET", "/ping", "").resp.body == "request #1");
-    auto r = a.request("GET", "/ping", "");
+    CHECK(a.call({"GET", "/ping"}).resp.body == "request #1");
+    auto r = a.call({"GET", "/ping"});
     CHECK(r.resp.body == "request #2");
     CHECK(r.resp.headers.find("X-Test")->front() == "1");
 }
