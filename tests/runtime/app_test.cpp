@@ -5,10 +5,15 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <doctest/doctest.h>
 
+#include <chrono>
 #include <string>
+#include <thread>
+
+#include <pthread.h>
 
 namespace {
 
@@ -165,4 +170,44 @@ TEST_CASE("a request built in place inside co_await arrives whole") {
         boost::asio::detached);
     ioc.run();
     CHECK(whole == 20);
+}
+
+TEST_CASE("a call from the caller's own IO thread runs on a Python thread and completes on it") {
+    namespace net = boost::asio;
+    httpy::app a({.handler = {handlers, "thread_ident"}});
+    net::io_context ioc; // the application's own: no httpy::io_thread, no io_pool
+    unsigned long io_ident = 0;
+    std::string handler_ident;
+    bool completed_on_io_thread = false;
+    int ticks = 0;
+    net::co_spawn(
+        ioc,
+        [&]() -> net::awaitable<void> {
+            io_ident = static_cast<unsigned long>(pthread_self());
+            httpy::fields query{{"seconds", {"0.3"}}};
+            auto [ec, r] = co_await a.async_request(httpy::request{"GET", "/", {}, query},
+                                                    net::as_tuple(net::use_awaitable));
+            CHECK_FALSE(ec);
+            completed_on_io_thread = static_cast<unsigned long>(pthread_self()) == io_ident;
+            handler_ident = r.body;
+        },
+        net::detached);
+    // Meanwhile the same thread keeps serving its io_context: a 10 ms timer keeps ticking.
+    net::co_spawn(
+        ioc,
+        [&]() -> net::awaitable<void> {
+            net::steady_timer timer(ioc);
+            while (handler_ident.empty()) {
+                timer.expires_after(std::chrono::milliseconds(10));
+                co_await timer.async_wait(net::use_awaitable);
+                ++ticks;
+            }
+        },
+        net::detached);
+    std::thread io([&] { ioc.run(); });
+    io.join();
+    REQUIRE_FALSE(handler_ident.empty());
+    CHECK(handler_ident != std::to_string(io_ident));
+    CHECK(completed_on_io_thread);
+    CHECK(ticks >= 10); // ~30 in 0.3 s; a stalled thread would tick once, after the call
 }
