@@ -12,8 +12,8 @@ int main(int argc, char** argv) {
     // Python first, then the app that holds Python references.
     httpy::interpreter python;
     httpy::app app({.handler = {argv[1], "go_request"}});
-    // One blocking request through the handler.
-    httpy::call_result r = app.request("GET", "/ping", "");
+    // One blocking request through the handler: method, path (then params, query, headers, body).
+    httpy::call_result r = app.call({"GET", "/ping"});
     std::cout << r.resp.status << ' ' << r.resp.body << '\n';
     return r.error ? 1 : 0;
 }

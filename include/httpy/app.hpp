@@ -1,6 +1,7 @@
 #pragma once
 
 #include "httpy/executor.hpp"
+#include "httpy/python_function.hpp"
 #include "httpy/request.hpp"
 #include "httpy/response.hpp"
 #include "httpy/route_table.hpp"
@@ -9,35 +10,18 @@
 
 #include <memory>
 #include <optional>
-#include <string>
-#include <string_view>
 
 namespace httpy {
-
-/// A Python function named by module and function: `worker:go_request`, or a file,
-/// `examples/worker.py:go_request`.
-struct python_function {
-    /// A module name importable from the working directory, or a path to a `.py` file.
-    std::string module;
-    std::string function;
-
-    /// Parses `MODULE[:FUNCTION]` or `FILE.py[:FUNCTION]`; the function defaults to
-    /// `default_function`. Throws: config_error when the module part is empty.
-    static python_function parse(std::string_view spec, std::string_view default_function);
-
-    friend bool operator==(const python_function&, const python_function&) = default;
-};
 
 /// What a Python application is made of and how it runs.
 struct app_options {
     /// The request handler, `go_request(method, path, params, query, headers, body)`.
     python_function handler;
-    /// The init function, `go_init() -> dict[str, list[str]]`, called once before any request.
-    /// nullopt: no init function (every path and method then goes to the handler).
+    /// The init function, `go_init() -> dict[str, list[str]]`, called once before any request;
+    /// it must exist (to use a module's `go_init` only when it has one, ask
+    /// `has_python_function` first). nullopt: no init function (every path and method then goes
+    /// to the handler).
     std::optional<python_function> init;
-    /// When false, a missing init function is not an error: it is skipped (the command line's
-    /// default `go_init`). A named init function that is missing is always an error.
-    bool init_required = true;
     /// Threads, queue, timeout and body type of the executor.
     executor_options python;
 };
@@ -71,17 +55,19 @@ public:
     bool has_init() const noexcept;
 
     /// Calls the request handler with `req` (see `executor::async_call`). Thread-safe.
+    /// From a thread that is not an `executor::io_thread` of this app (any thread of your own
+    /// io_context), the handler runs on one of the executor's Python threads, so one that
+    /// blocks never stalls the caller; the completion runs on the token's associated executor
+    /// (the coroutine's own with `use_awaitable`).
     template <class CompletionToken>
     auto async_request(request req, CompletionToken&& token) {
         return python().async_call(std::move(req), std::forward<CompletionToken>(token));
     }
 
-    /// Calls the request handler and waits for its answer.
-    /// Requires: not called from one of the app's Python threads.
-    call_result request(std::string method, std::string path, std::string body, fields params = {},
-                        fields query = {}, fields headers = {});
-
-    /// Calls the request handler with `req` and waits for its answer.
+    /// Calls the request handler with `req` and waits for its answer: the one blocking call,
+    /// e.g. `call({"GET", "/ping"})`. Thread-safe. Never throws for what the handler does.
+    /// Requires: not called from one of the app's Python threads, nor from a completion that
+    /// runs on one.
     call_result call(httpy::request req);
 
     /// The executor the app runs on.

@@ -12,6 +12,7 @@
 #include "httpy/interpreter.hpp"
 #include "httpy/io_pool.hpp"
 #include "httpy/method.hpp"
+#include "httpy/python_function.hpp"
 #include "httpy/request.hpp"
 #include "httpy/response.hpp"
 #include "httpy/route_handler.hpp"

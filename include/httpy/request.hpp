@@ -3,12 +3,26 @@
 #include "httpy/fields.hpp"
 
 #include <string>
+#include <utility>
 
 namespace httpy {
 
 /// One HTTP request as a plain C++ value: what crosses from the network (or any caller) to a
 /// handler. Holds no Python object and may be moved between threads freely.
+///
+/// Built with its members in go_request's order, `request{"GET", "/p", params, query, headers,
+/// body}` (trailing ones may be left out), or member by member from `request{}`.
 struct request {
+    request() = default;
+
+    /// Not an aggregate on purpose: g++ 12 destroys an aggregate temporary built inside a
+    /// `co_await` expression twice (`co_await app.async_request(request{...}, token)` is a
+    /// double free there, or does not compile); a temporary made by a constructor is sound.
+    request(std::string method_in, std::string path_in, fields params_in = {},
+            fields query_in = {}, fields headers_in = {}, std::string body_in = {})
+        : method(std::move(method_in)), path(std::move(path_in)), params(std::move(params_in)),
+          query(std::move(query_in)), headers(std::move(headers_in)), body(std::move(body_in)) {}
+
     /// The method as sent, e.g. "GET".
     std::string method;
     /// The target's path, percent-decoded, without the query.

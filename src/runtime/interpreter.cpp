@@ -3,6 +3,7 @@
 #include "httpy/interpreter.hpp"
 
 #include "httpy/config_error.hpp"
+#include "runtime/module_import.hpp"
 
 #include <atomic>
 #include <optional>
@@ -30,6 +31,7 @@ interpreter::interpreter() {
 
 interpreter::~interpreter() {
     state_->released.reset();
+    detail::release_kept_module();
     py::finalize_interpreter();
     alive = false;
 }
