@@ -16,6 +16,19 @@ FAULT_APP = os.path.join(SOURCE, "tests", "data", "fault_app.py")
 MIB = 1024 * 1024
 
 
+def ignores(sig_ign_hex, signum):
+    """Whether a /proc/PID/status SigIgn mask has `signum` ignored."""
+    return bool(int(sig_ign_hex, 16) & (1 << (signum - 1)))
+
+
+def sig_ign(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("SigIgn:"):
+                return line.split()[1]
+    raise AssertionError(f"no SigIgn for {pid}")
+
+
 class FaultCase(unittest.TestCase):
     options = ()
     _server = None
@@ -75,6 +88,23 @@ class HandlerFaults(FaultCase):
             len(paths) * 5, lambda i: server.request("GET", paths[i % len(paths)])[0])
         self.assertEqual(statuses, [500] * len(paths) * 5)
         self.assert_still_serving()
+
+
+class Signals(FaultCase):
+    def test_writing_to_a_pipe_nobody_reads_raises_broken_pipe_error_instead_of_killing(self):
+        server = self.server()
+        status, _, body = server.request("GET", "/broken-pipe")
+        self.assertEqual((status, body), (200, b"BrokenPipeError"))
+        self.assertIsNone(server.proc.poll(), "SIGPIPE killed the server")
+        self.assertTrue(ignores(sig_ign(server.proc.pid), signal.SIGPIPE))
+        self.assertTrue(ignores(sig_ign(server.proc.pid), signal.SIGXFSZ))
+        self.assert_still_serving()
+
+    def test_a_handler_s_subprocess_starts_with_sigpipe_and_sigxfsz_not_ignored(self):
+        status, _, body = self.server().request("GET", "/child-sigign")
+        self.assertEqual(status, 200, body)
+        self.assertFalse(ignores(body.decode(), signal.SIGPIPE), body)
+        self.assertFalse(ignores(body.decode(), signal.SIGXFSZ), body)
 
 
 class DebugSwitch(FaultCase):
