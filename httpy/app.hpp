@@ -76,12 +76,15 @@ public:
         return python().async_call(std::move(req), std::forward<CompletionToken>(token));
     }
 
-    /// Calls the request handler and waits for its answer.
+    /// Calls the request handler and waits for its answer (see `call`).
     /// Requires: not called from one of the app's Python threads.
     call_result request(std::string method, std::string path, std::string body, fields params = {},
                         fields query = {}, fields headers = {});
 
-    /// Calls the request handler with `req` and waits for its answer.
+    /// Calls the request handler with `req` and waits for its answer. On an IO thread of the
+    /// app's executor (a native route on an `io_pool` thread) the handler runs right there, with
+    /// the GIL, instead of being posted to the thread that waits.
+    /// Requires: not called from one of the app's Python threads.
     call_result call(httpy::request req);
 
     /// The executor the app runs on.
