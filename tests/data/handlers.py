@@ -1,6 +1,7 @@
 """Handlers the C++ tests call through the executor: one behaviour per function."""
 
 import asyncio
+import ctypes
 import threading
 import time
 
@@ -186,11 +187,14 @@ async def async_ignores_cancel(method, path, params, query, headers, body):
             ignored_cancellations += 1
 
 
-def hold_gil(method, path, params, query, headers, body):
-    """A C call that holds the GIL throughout (ctypes.PyDLL does not release it): usleep."""
-    import ctypes
+# Loaded with the module, so that a call goes straight into C with the GIL held (a first call
+# importing ctypes would run bytecode, and let other threads take the GIL, first).
+_libc_holding_the_gil = ctypes.PyDLL(None)  # PyDLL: calls do not release the GIL
 
-    ctypes.PyDLL(None).usleep(int(float(query["seconds"][0]) * 1_000_000))
+
+def hold_gil(method, path, params, query, headers, body):
+    """A C call that holds the GIL throughout: usleep through ctypes.PyDLL."""
+    _libc_holding_the_gil.usleep(int(float(query["seconds"][0]) * 1_000_000))
     return 200, "held", None
 
 
