@@ -350,9 +350,9 @@ failure executor::state::handler_failed(const pending_call& call, std::string ca
     return f;
 }
 
+// Never takes the GIL (the interrupter thread raises TimeoutError for it), so that no handler,
+// not even one holding the GIL in a C call, can delay another call's answer.
 void executor::state::run_monitor() {
-    py::gil_scoped_acquire attach; // needed to raise TimeoutError in other threads
-    py::gil_scoped_release idle;
     std::unique_lock lock(mu);
     while (!monitor_exit) {
         auto wake_at = monitor_pass(lock);
@@ -402,17 +402,17 @@ executor::state::monitor_pass(std::unique_lock<std::mutex>& lock) {
         }
         if (s.interrupted)
             continue;
-        if (s.current->cancel_requested) {
-            overdue.push_back({&s, s.current, net::error::operation_aborted});
-            continue;
-        }
-        if (options.handler_timeout.count() == 0)
-            continue;
         const auto deadline = s.started + options.handler_timeout;
-        if (deadline <= now)
-            overdue.push_back({&s, s.current, call_error::timed_out});
-        else
+        const bool timed_out = options.handler_timeout.count() > 0 && deadline <= now;
+        if (s.current->cancel_requested || timed_out) {
+            s.interrupted = true; // TimeoutError is on its way (see run_interrupter)
+            interrupts.emplace_back(&s, s.current);
+            overdue.push_back({&s, s.current,
+                               timed_out ? make_error_code(call_error::timed_out)
+                                         : boost::system::error_code(net::error::operation_aborted)});
+        } else if (options.handler_timeout.count() > 0) {
             wake_no_later_than(deadline);
+        }
     }
     bool wake_loop_now = false;
     std::vector<std::string> loop_notes;
@@ -428,50 +428,61 @@ executor::state::monitor_pass(std::unique_lock<std::mutex>& lock) {
         spdlog::warn("{}", note);
     for (std::size_t i = 0; i < newly_blocked && report_blocked; ++i)
         report_blocked();
-    // Coroutines first: answering them needs no GIL, interrupting a thread does.
-    std::stable_partition(overdue.begin(), overdue.end(),
-                          [](const overdue_call& o) { return o.running_in == nullptr; });
     for (const auto& o : overdue)
         answer_overdue(o);
     lock.lock();
+    if (!interrupts.empty())
+        interrupt_ready.notify_one();
     if (!overdue.empty())
         coroutines_done.notify_all();
     return now; // look again at once: the state changed while unlocked
 }
 
+// Answers at once: 504, or 503 when its caller cancelled it. A synchronous handler then gets
+// TimeoutError raised in it, a coroutine has its task cancelled, so that its thread comes back.
 void executor::state::answer_overdue(const overdue_call& o) {
-    if (o.running_in)
-        return interrupt(*o.running_in, o.call, o.why);
     if (o.call->completed)
         return;
-    if (o.why == net::error::operation_aborted)
-        spdlog::warn("{}: cancelled by its caller; answering 503 and cancelling its coroutine",
-                     describe(*o.call));
+    const bool cancelled = o.why == net::error::operation_aborted;
+    const char* next = o.running_in ? "raising TimeoutError in it" : "cancelling its coroutine";
+    if (cancelled)
+        spdlog::warn("{}: cancelled by its caller; answering 503 and {}", describe(*o.call), next);
     else
-        spdlog::warn("{}: coroutine timed out after {} ms; answering 504 and cancelling it",
-                     describe(*o.call), options.handler_timeout.count());
+        spdlog::warn("{}: {} timed out after {} ms; answering 504 and {}", describe(*o.call),
+                     o.running_in ? "handler" : "coroutine", options.handler_timeout.count(), next);
     fail(*o.call, o.why);
 }
 
-// Answers at once (504, or 503 when its caller cancelled it), then raises TimeoutError inside
-// the handler so its thread comes back.
-void executor::state::interrupt(slot& s, const call_ptr& call, boost::system::error_code why) {
-    if (why == net::error::operation_aborted)
-        spdlog::warn("{}: cancelled by its caller; raising TimeoutError in it", describe(*call));
-    else
-        spdlog::warn("{}: handler timed out after {} ms; raising TimeoutError in it",
-                     describe(*call), options.handler_timeout.count());
-    fail(*call, why);
-    py::gil_scoped_acquire gil;
-    std::lock_guard lock(mu);
+// Raises TimeoutError in the handlers the monitor answered. A thread of its own, so that the
+// monitor never waits for the GIL.
+void executor::state::run_interrupter() {
+    py::gil_scoped_acquire attach; // this thread's state, for its whole life
+    py::gil_scoped_release idle;
+    std::unique_lock lock(mu);
+    for (;;) {
+        interrupt_ready.wait(lock, [&] { return interrupter_exit || !interrupts.empty(); });
+        if (interrupts.empty())
+            return;
+        auto batch = std::exchange(interrupts, {});
+        lock.unlock();
+        {
+            py::gil_scoped_acquire gil;
+            std::lock_guard relock(mu);
+            for (const auto& [s, call] : batch)
+                interrupt(*s, call);
+        }
+        lock.lock();
+    }
+}
+
+// Requires: GIL and mu held.
+void executor::state::interrupt(slot& s, const call_ptr& call) {
     // `s` was found under an earlier lock; an IO thread may have left (and erased its slot)
-    // since, so it is touched only if it is still one of ours.
+    // since, so it is touched only if it is still one of ours, still running that call.
     const bool still_ours = std::any_of(slots.begin(), slots.end(),
                                         [&s](const slot& other) { return &other == &s; });
-    if (!still_ours || s.current != call || s.interrupted)
-        return;
-    s.interrupted = true;
-    PyThreadState_SetAsyncExc(s.python_id, PyExc_TimeoutError);
+    if (still_ours && s.current == call && s.interrupted)
+        PyThreadState_SetAsyncExc(s.python_id, PyExc_TimeoutError);
 }
 
 executor::executor(executor_options options) : state_(std::make_shared<state>(options)) {
@@ -482,6 +493,7 @@ executor::executor(executor_options options) : state_(std::make_shared<state>(op
         state_->threads.emplace_back([st = state_.get(), &s] { st->run_worker(s); });
     }
     state_->monitor = std::thread([s = state_.get()] { s->run_monitor(); });
+    state_->interrupter = std::thread([s = state_.get()] { s->run_interrupter(); });
 }
 
 executor::~executor() {
@@ -496,6 +508,12 @@ executor::~executor() {
         state_->monitor_wake.notify_one();
     }
     state_->monitor.join();
+    {
+        std::lock_guard lock(state_->mu);
+        state_->interrupter_exit = true;
+        state_->interrupt_ready.notify_one();
+    }
+    state_->interrupter.join();
     if (loop_back) // else the loop's thread drops them when (if ever) it comes back
         state_->drop_python_objects();
 }

@@ -116,7 +116,7 @@ struct slot {
     bool io = false;
     call_ptr current;              // guarded by mu
     clock::time_point started;     // guarded by mu
-    bool interrupted = false;      // guarded by mu; TimeoutError was raised in `current`
+    bool interrupted = false;      // guarded by mu; TimeoutError was (or is being) raised in `current`
     bool reported_blocked = false; // guarded by mu; `current` counts in blocked_io
 };
 
@@ -166,6 +166,10 @@ struct executor::state : std::enable_shared_from_this<executor::state> {
     clock::time_point monitor_wakes_at = clock::time_point::min();
     bool monitor_exit = false;
     std::thread monitor;
+    std::vector<std::pair<slot*, call_ptr>> interrupts; // answered, TimeoutError still to raise
+    std::condition_variable interrupt_ready;
+    bool interrupter_exit = false;
+    std::thread interrupter;
 
     // The event loop's side, guarded by mu (see event_loop.cpp).
     std::map<std::uint64_t, detail::coroutine_call> coroutines; // running on the event loop
@@ -229,7 +233,8 @@ struct executor::state : std::enable_shared_from_this<executor::state> {
     void run_monitor();
     std::optional<clock::time_point> monitor_pass(std::unique_lock<std::mutex>& lock);
     void answer_overdue(const detail::overdue_call& o);
-    void interrupt(slot& s, const call_ptr& call, boost::system::error_code why);
+    void run_interrupter();
+    void interrupt(slot& s, const call_ptr& call);
 };
 
 } // namespace httpy
