@@ -65,7 +65,9 @@ public:
     }
 
     /// Calls the request handler with `req` and waits for its answer: the one blocking call,
-    /// e.g. `call({"GET", "/ping"})`. Thread-safe. Never throws for what the handler does.
+    /// e.g. `call({"GET", "/ping"})`. Thread-safe. Never throws for what the handler does. On an
+    /// IO thread of the app's executor (a native route on an `io_pool` thread) the handler runs
+    /// right there, with the GIL, instead of being posted to the thread that waits.
     /// Requires: not called from one of the app's Python threads, nor from a completion that
     /// runs on one.
     call_result call(httpy::request req);

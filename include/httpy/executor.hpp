@@ -22,10 +22,6 @@ namespace httpy {
 
 class executor;
 
-namespace detail {
-void set_request_handler(executor& ex, pybind11::object handler, std::string name);
-}
-
 /// How an executor runs Python.
 struct executor_options {
     /// Long-lived Python threads; at most this many synchronous handlers run (or block) at once.
@@ -54,6 +50,14 @@ struct executor_options {
 using call_signature = void(boost::system::error_code, response);
 using call_handler = boost::asio::any_completion_handler<call_signature>;
 
+namespace detail {
+void set_request_handler(executor& ex, pybind11::object handler, std::string name);
+/// Calls the handler for `req` and completes `handler` before returning when the calling thread
+/// is an IO thread of `ex` (running it there, with the GIL: a blocking wait on that thread would
+/// otherwise wait for a call posted to itself); elsewhere submits it as `async_call` does.
+void call_blocking(executor& ex, request req, call_handler handler);
+} // namespace detail
+
 /// The scoped GIL executor: runs a Python request handler on a fixed pool of long-lived Python
 /// threads.
 ///
@@ -61,17 +65,23 @@ using call_handler = boost::asio::any_completion_handler<call_signature>;
 /// are queued, one thread runs them back to back; another joins only when the running call
 /// appears blocked (see `executor_options::blocked_after`), so blocking handlers overlap while
 /// quick ones never hand the GIL over. `async def` handlers run on an asyncio event loop owned
-/// by the executor. Python exceptions, wrong results, timeouts and overload all complete the
-/// call with a response (500, 504, 503) and a logged cause; nothing a handler does stops the
-/// process.
+/// by the executor, made when the handler is set. A monitor thread owns every deadline: a call
+/// gets its 504 at its timeout whether its handler spins, sleeps, blocks the event loop or
+/// ignores cancellation (it is then interrupted or its task cancelled), and a coroutine that
+/// blocks the loop past 100 ms is logged with its request. Python exceptions, wrong results,
+/// timeouts and overload all complete the call with a response (500, 504, 503) and a logged
+/// cause, logged after the GIL is released; nothing a handler does stops the process.
 ///
 /// Requires: an `interpreter` outlives the executor.
 class executor {
 public:
     /// Starts the threads. The handler is set by the Python application (see `app`).
     explicit executor(executor_options options = {});
-    /// Takes no more calls, lets queued and running ones finish, stops the threads and the
-    /// event loop, and releases every Python object it holds. Never throws.
+    /// Takes no more calls, lets queued and running ones finish (coroutines until their timeout,
+    /// at most 10 s; then they are answered as stopped and cancelled), stops the threads and the
+    /// event loop, and releases every Python object it holds. An event loop that a handler keeps
+    /// blocked past a bounded wait is left running instead of joined (Python is then not
+    /// finalised, see `interpreter`). Never throws.
     ~executor();
     executor(const executor&) = delete;
     executor& operator=(const executor&) = delete;
@@ -83,6 +93,14 @@ public:
 
     /// Calls the handler with `req`. The completion gets the response (or a 500/503/504 response
     /// and a `call_error`) on its associated executor; it never runs inside this function.
+    ///
+    /// Per-operation cancellation: when the completion has a cancellation slot bound
+    /// (`bind_cancellation_slot`, or an awaitable operator such as `||`), emitting terminal,
+    /// partial or total cancellation before a thread has taken the call means it never runs;
+    /// terminal or partial cancellation of a running call interrupts it like its timeout
+    /// (TimeoutError raised in a synchronous handler, an `async def` one's task cancelled). Either
+    /// way it completes at once with `boost::asio::error::operation_aborted` and a 503 response.
+    /// Emit on the completion's executor, as Asio requires.
     /// Thread-safe.
     template <class CompletionToken>
     auto async_call(request req, CompletionToken&& token) {
@@ -95,7 +113,8 @@ public:
             token);
     }
 
-    /// Takes no more calls: later ones complete as `call_error::stopped`. Queued calls still run.
+    /// Takes no more calls: later ones, from any thread (IO threads included), complete as
+    /// `call_error::stopped`. Calls already queued still run.
     void stop() noexcept;
 
     /// Makes the calling thread an IO thread of the executor for the scope's life: calls it
@@ -103,6 +122,8 @@ public:
     /// hand-off to another thread, as long as fewer than `executor_options::threads` calls run.
     /// A call that blocks such a thread past `blocked_after` is reported to the handler set by
     /// `on_io_thread_blocked`, so the IO pool can add a thread while this one waits.
+    /// The thread gets its Python thread state once, here, without taking the GIL (so a thread
+    /// can start serving while a handler holds the GIL); destruction takes the GIL to drop it.
     /// Requires: constructed and destroyed on the same thread, which runs `io`'s context; no
     /// GIL held; destroyed before the executor.
     class io_thread {
@@ -134,9 +155,12 @@ public:
 private:
     struct state;
     friend void detail::set_request_handler(executor&, pybind11::object, std::string);
+    friend void detail::call_blocking(executor&, request, call_handler);
     void submit(request req, call_handler handler);
 
-    std::unique_ptr<state> state_;
+    // Shared: the event loop's thread holds it too, so a loop left running at shutdown never
+    // points at freed state.
+    std::shared_ptr<state> state_;
 };
 
 } // namespace httpy

@@ -7,8 +7,13 @@ namespace httpy {
 /// The process's one CPython interpreter.
 ///
 /// Construction starts CPython without Python's own signal handlers (the C++ side owns SIGINT
-/// and SIGTERM) and releases the GIL, so that executors can take it from their own threads.
-/// Destruction takes the GIL back and finalises Python.
+/// and SIGTERM) but ignores SIGPIPE and SIGXFSZ as Python's start-up does, so that a write to a
+/// closed pipe raises BrokenPipeError instead of killing the process (children started with
+/// `subprocess` get the default dispositions back). It then releases the GIL, so that executors
+/// can take it from their own threads.
+/// Destruction takes the GIL back and finalises Python; except while a thread an executor could
+/// not stop is still running (an event loop a handler keeps blocked): Python is then left
+/// un-finalised, as finalising would wait for that thread's GIL or end it mid-call.
 ///
 /// Requires: constructed and destroyed on the same thread; every `executor` destroyed before
 /// the interpreter is.

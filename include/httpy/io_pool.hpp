@@ -13,9 +13,12 @@ class executor;
 
 /// Runs an io_context on a fixed number of threads that are also IO threads of a Python
 /// executor: Python calls run on them with no hand-off. When a call blocks one of them (sleep,
-/// I/O), the executor reports it and the pool adds a spare thread, so the io_context keeps
-/// `threads` threads moving; a spare leaves again once the blocked thread is back, the way Go's
-/// scheduler hands a P to another thread while a goroutine sits in a system call.
+/// I/O, a C call holding the GIL), the executor reports it and the pool sets a spare thread
+/// running the io_context, so it keeps `threads` threads moving; the spare parks again once the
+/// blocked thread is back, the way Go's scheduler hands a P to another thread while a goroutine
+/// sits in a system call. Spares are kept and reused, each attached to Python once; starting
+/// one takes no GIL, so native handlers keep answering while a handler holds it. An exception
+/// escaping a handler is logged and the thread goes on running the io_context.
 class io_pool {
 public:
     /// `threads` 0 means one per core. `python` may be null: then the threads only run the

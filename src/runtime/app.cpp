@@ -85,9 +85,12 @@ executor& app::python() noexcept { return state_->python; }
 call_result app::call(httpy::request req) {
     std::promise<call_result> promise;
     auto future = promise.get_future();
-    python().async_call(std::move(req), [&promise](boost::system::error_code ec, response r) {
-        promise.set_value({ec, std::move(r)});
-    });
+    // From an IO thread of the executor it runs here: posted to this thread, it would wait for
+    // the very thread that waits for it.
+    detail::call_blocking(python(), std::move(req),
+                          call_handler([&promise](boost::system::error_code ec, response r) {
+                              promise.set_value({ec, std::move(r)});
+                          }));
     return future.get();
 }
 

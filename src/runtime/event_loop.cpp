@@ -4,127 +4,418 @@
 #include "runtime/executor_state.hpp"
 
 #include "runtime/python_error.hpp"
+#include "runtime/python_threads.hpp"
 #include "marshal/response_from_python.hpp"
 
+#include <boost/asio/error.hpp>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <cerrno>
+#include <system_error>
+
+#include <sys/eventfd.h>
+#include <unistd.h>
+
 namespace py = pybind11;
+namespace net = boost::asio;
 
 // The executor's coroutine support: `async def` handlers run on one asyncio event loop that the
-// executor owns, on a thread of its own.
+// executor owns, on a thread of its own. The loop never owns a deadline: the monitor answers
+// every coroutine call at its deadline, whatever the coroutine does, and only then asks the
+// loop (through an eventfd, without the GIL) to cancel its task. The same eventfd carries the
+// monitor's pings, whose answers tell it when a coroutine is blocking the loop.
 
 namespace httpy {
 
-using detail::deliver;
-using detail::fail;
+namespace {
+
+// The loop's Python side. `Step` drives a handler's coroutine for its task and marks whose step
+// runs, so that the monitor can name a coroutine that blocks the loop; asyncio's C Task calls
+// its send() and throw() like a coroutine's.
+constexpr const char* loop_source = R"(
+import asyncio
+import os
+import types
+
+
+async def _await(awaitable):
+    return await awaitable
+
+
+class Step:
+    __slots__ = ("_coro", "id", "_mark")
+
+    def __init__(self, coro, id, mark):
+        self._coro = coro
+        self.id = id
+        self._mark = mark
+
+    def send(self, value):
+        self._mark(self.id)
+        try:
+            return self._coro.send(value)
+        finally:
+            self._mark(0)
+
+    def throw(self, *exc):
+        self._mark(self.id)
+        try:
+            return self._coro.throw(*exc)
+        finally:
+            self._mark(0)
+
+    def close(self):
+        return self._coro.close()
+
+    def __await__(self):
+        return self._coro.__await__()
+
+
+class Runner:
+    def __init__(self, fd, mark, woken, finished):
+        self.loop = asyncio.new_event_loop()
+        self.tasks = {}
+        self._fd = fd
+        self._mark = mark
+        self._woken = woken
+        self._finished = finished
+        self._stopping = False
+        self.loop.add_reader(fd, self._wake)
+
+    def run(self):
+        try:
+            self.loop.run_forever()
+            if self.tasks:  # cancelled by the stop: a short turn to unwind, never more
+                self.loop.call_later(0.1, self.loop.stop)
+                self.loop.run_forever()
+        finally:
+            for task in self.tasks.values():  # ignoring cancellation: closed, not logged
+                task._log_destroy_pending = False
+                try:
+                    task.get_coro().close()
+                except BaseException:
+                    pass
+            self.loop.remove_reader(self._fd)
+            self.loop.close()
+
+    def start(self, id, awaitable):
+        if type(awaitable) is not types.CoroutineType:
+            awaitable = _await(awaitable)
+        task = self.loop.create_task(Step(awaitable, id, self._mark))
+        self.tasks[id] = task
+        task.add_done_callback(self._done)
+
+    def _done(self, task):
+        id = task.get_coro().id
+        del self.tasks[id]
+        self._finished(id, task)
+        if self._stopping and not self.tasks:
+            self.loop.stop()
+
+    def _wake(self):
+        try:
+            os.read(self._fd, 8)
+        except BlockingIOError:
+            pass
+        stop, ids = self._woken()
+        for id in ids:
+            task = self.tasks.get(id)
+            if task is not None:
+                task.cancel()
+        if stop and not self._stopping:
+            self._stopping = True
+            for task in self.tasks.values():
+                task.cancel()
+            self.loop.stop()
+)";
+
+} // namespace
+
+// Requires: GIL held. Once, when the handler is set: the loop and its thread exist before any
+// call can need them.
+void executor::state::start_event_loop() {
+    if (runner)
+        return;
+    wake_fd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (wake_fd < 0)
+        throw std::system_error(errno, std::generic_category(), "eventfd for the event loop");
+    py::dict scope;
+    scope["__name__"] = "httpy_event_loop";
+    py::exec(loop_source, scope);
+    const std::weak_ptr<state> weak = weak_from_this();
+    runner = scope["Runner"](
+        wake_fd, py::cpp_function([weak](std::uint64_t id) {
+            if (auto s = weak.lock())
+                s->stepping.store(id, std::memory_order_relaxed);
+        }),
+        py::cpp_function([weak]() -> py::tuple {
+            if (auto s = weak.lock())
+                return s->loop_woken();
+            return py::make_tuple(true, py::list());
+        }),
+        py::cpp_function([weak](std::uint64_t id, py::handle task) {
+            if (auto s = weak.lock())
+                s->coroutine_finished(id, task);
+        }));
+    start_on_loop = runner.attr("start");
+    call_soon_threadsafe = runner.attr("loop").attr("call_soon_threadsafe");
+    loop_thread = std::thread([self = shared_from_this()] { self->run_event_loop(); });
+}
+
+// The loop's thread. It shares the state, so that a loop left running at shutdown (blocked by a
+// handler) still finds it when it comes back; it then drops the Python objects itself.
+void executor::state::run_event_loop() {
+    bool left = false;
+    {
+        py::gil_scoped_acquire gil;
+        detail::log_line stopped;
+        try {
+            runner.attr("run")();
+        } catch (py::error_already_set& e) {
+            stopped = {spdlog::level::err, "asyncio event loop stopped: " + detail::format_traceback(e)};
+        }
+        {
+            std::lock_guard lock(mu);
+            loop_finished = true;
+            left = loop_abandoned;
+        }
+        loop_done.notify_all();
+        if (left)
+            drop_python_objects();
+        py::gil_scoped_release released;
+        stopped.write();
+    }
+    if (left)
+        detail::python_thread_ended();
+}
 
 // Requires: GIL held.
 void executor::state::start_coroutine(const call_ptr& call, py::object awaitable) {
-    // Before the coroutine can start: its timeout must count from no earlier than this.
-    const auto started = clock::now();
-    auto asyncio = py::module_::import("asyncio");
-    event_loop();
-    awaitable = options.handler_timeout.count() > 0
-                    ? asyncio.attr("wait_for")(
-                          awaitable, std::chrono::duration<double>(options.handler_timeout).count())
-                    : as_coroutine(awaitable); // run_coroutine_threadsafe takes coroutines only
-    // Registered first: the coroutine may finish, and its callback run, before
-    // add_done_callback returns (Python can hand the GIL to the loop thread in between).
+    if (!call_soon_threadsafe)
+        throw std::logic_error("the executor has no event loop");
+    std::uint64_t id = 0;
     {
         std::lock_guard lock(mu);
-        coroutine_calls.insert(call);
+        id = next_coroutine_id++;
+        coroutines.emplace(id, detail::coroutine_call{call});
+        call->phase = detail::call_phase::awaiting;
+        // The monitor now pings the loop and owns the deadline.
+        auto due = clock::now() + detail::loop_ping_interval;
+        if (options.handler_timeout.count() > 0)
+            due = std::min(due, call->started + options.handler_timeout);
+        if (due < monitor_wakes_at)
+            monitor_wake.notify_one();
     }
     try {
-        auto future = asyncio.attr("run_coroutine_threadsafe")(awaitable, loop);
-        future.attr("add_done_callback")(
-            py::cpp_function([this, call, started](py::handle f) {
-                outcome result = coroutine_outcome(*call, f, started);
-                py::gil_scoped_release released; // completions never run with the GIL held
-                deliver(*call, std::move(result));
-                std::lock_guard lock(mu);
-                coroutine_calls.erase(call);
-                coroutines_done.notify_all();
-            }));
+        call_soon_threadsafe(start_on_loop, id, std::move(awaitable));
     } catch (...) {
         std::lock_guard lock(mu);
-        coroutine_calls.erase(call);
+        coroutines.erase(id);
+        call->phase = detail::call_phase::running;
         throw;
     }
 }
 
-// Requires: GIL held (it runs as the future's done-callback on the event loop's thread).
-outcome executor::state::coroutine_outcome(const pending_call& call, py::handle future,
-                                           clock::time_point started) {
+// Requires: GIL held; on the loop's thread (the task's done-callback).
+void executor::state::coroutine_finished(std::uint64_t id, py::handle task) {
+    call_ptr call;
+    {
+        std::lock_guard lock(mu);
+        auto it = coroutines.find(id);
+        if (it == coroutines.end())
+            return;
+        call = std::move(it->second.call);
+        coroutines.erase(it);
+        call->phase = detail::call_phase::finished;
+    }
+    outcome result = coroutine_outcome(*call, task);
+    {
+        py::gil_scoped_release released; // completions and logging never with the GIL held
+        deliver(*call, std::move(result));
+    }
+    coroutines_done.notify_all();
+}
+
+// Requires: GIL held.
+outcome executor::state::coroutine_outcome(const pending_call& call, py::handle task) {
+    // Answered already (its deadline, its caller's cancellation, shutdown): only how it ended is
+    // news, unless it ended by the cancellation that followed.
+    auto late = [&](const std::string& how) {
+        failure f(call_error::timed_out);
+        if (!how.empty())
+            f.log = {spdlog::level::warn, describe(call) + ": coroutine " + how +
+                                              " after its call was answered (it ignored "
+                                              "cancellation or blocked the event loop)"};
+        return f;
+    };
     try {
-        return marshal::response_from_python(future.attr("result")(), handler_name,
-                                            options.max_response_bytes);
+        py::object result = task.attr("result")();
+        if (call.completed)
+            return late("returned");
+        return marshal::response_from_python(result, handler_name, options.max_response_bytes);
     } catch (py::error_already_set& e) {
-        // A TimeoutError raised by the handler's own code before the deadline is its failure.
-        const bool ours = e.matches(PyExc_TimeoutError) && options.handler_timeout.count() > 0 &&
-                          clock::now() - started >= options.handler_timeout;
-        if (ours) {
-            spdlog::warn("{} {} {}: coroutine cancelled after its timeout", handler_name,
-                         call.req.method, call.req.path);
-            return call_error::timed_out;
-        }
+        if (call.completed)
+            return late(e.matches(py::module_::import("asyncio").attr("CancelledError"))
+                            ? std::string()
+                            : "raised " + detail::describe(e));
         return handler_failed(call, "coroutine raised:\n" + detail::format_traceback(e));
     } catch (const std::exception& e) {
+        if (call.completed)
+            return late("returned a bad result");
         return handler_failed(call, e.what());
     }
 }
 
-// Requires: GIL held.
-py::object executor::state::as_coroutine(py::object awaitable) {
-    if (!await_any) {
-        py::dict scope;
-        py::exec("async def await_any(awaitable):\n    return await awaitable\n", scope);
-        await_any = scope["await_any"];
-    }
-    return await_any(awaitable);
-}
-
-// Requires: GIL held.
-py::object executor::state::event_loop() {
-    if (loop)
-        return loop;
-    loop = py::module_::import("asyncio").attr("new_event_loop")();
-    loop_thread = std::thread([this] {
-        py::gil_scoped_acquire gil;
-        try {
-            loop.attr("run_forever")();
-        } catch (py::error_already_set& e) {
-            spdlog::error("asyncio event loop stopped: {}", detail::format_traceback(e));
-        }
-    });
-    return loop;
-}
-
-// Requires: GIL not held.
-void executor::state::stop_event_loop() {
+// Requires: GIL held; on the loop's thread, woken through the eventfd. Answers the monitor's
+// ping and hands over the tasks to cancel: (stop?, [ids]).
+py::tuple executor::state::loop_woken() {
+    std::vector<std::uint64_t> ids;
+    bool stop = false;
     {
-        py::gil_scoped_acquire gil;
-        if (!loop)
-            return;
-        loop.attr("call_soon_threadsafe")(loop.attr("stop"));
+        std::lock_guard lock(mu);
+        last_ack = clock::now();
+        if (ping_outstanding) {
+            ping_outstanding = false;
+            if (stalled_by) {
+                stall_lasted = last_ack - ping_sent;
+                monitor_wake.notify_one(); // to log that the stall is over
+            }
+        }
+        ids.swap(to_cancel);
+        stop = loop_stop_requested;
     }
-    loop_thread.join();
-    py::gil_scoped_acquire gil;
-    loop.attr("close")();
-    loop = py::object();
+    py::list cancel;
+    for (auto id : ids)
+        cancel.append(id);
+    return py::make_tuple(stop, cancel);
 }
 
-// Gives coroutines still running the drain time, then answers their calls as stopped.
+void executor::state::wake_loop() const noexcept {
+    const std::uint64_t one = 1;
+    [[maybe_unused]] auto ignored = ::write(wake_fd, &one, sizeof one); // full only if never read
+}
+
+// Requires: mu held. Whose coroutine step is running on the loop.
+std::string executor::state::loop_culprit() const {
+    auto it = coroutines.find(stepping.load(std::memory_order_relaxed));
+    if (it == coroutines.end())
+        return "the asyncio event loop (outside any handler's coroutine)";
+    return describe(*it->second.call);
+}
+
+// Requires: mu held. The monitor's part for coroutines: answers those past their deadline or
+// cancelled by their caller (collected in `overdue`, their tasks queued for cancelling), pings
+// the loop while coroutines run and notes when it is blocked and when it runs again.
+void executor::state::watch_coroutines(clock::time_point now, std::vector<detail::overdue_call>& overdue,
+                                       std::optional<clock::time_point>& wake_at, bool& wake,
+                                       std::vector<std::string>& notes) {
+    auto wake_by = [&](clock::time_point t) { wake_at = std::min(wake_at.value_or(t), t); };
+    if (stall_lasted) {
+        const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(*stall_lasted);
+        notes.push_back(*stalled_by + ": the asyncio event loop runs again, after being blocked for " +
+                        std::to_string(ms.count()) + " ms or more");
+        stall_lasted.reset();
+        stalled_by.reset();
+    }
+    const auto timeout = options.handler_timeout;
+    for (auto& [id, c] : coroutines) {
+        if (c.cancel_sent)
+            continue;
+        const bool cancelled = c.call->cancel_requested;
+        const auto deadline = c.call->started + timeout;
+        if (cancelled || (timeout.count() > 0 && deadline <= now)) {
+            c.cancel_sent = true;
+            to_cancel.push_back(id);
+            overdue.push_back({nullptr, c.call,
+                               cancelled ? boost::system::error_code(net::error::operation_aborted)
+                                         : make_error_code(call_error::timed_out)});
+        } else if (timeout.count() > 0) {
+            wake_by(deadline);
+        }
+    }
+    wake = wake || !to_cancel.empty();
+    if (coroutines.empty())
+        return;
+    if (!ping_outstanding) {
+        if (now - last_ack >= detail::loop_ping_interval) {
+            ping_outstanding = true;
+            ping_sent = now;
+            wake = true;
+            wake_by(now + detail::loop_blocked_after);
+        } else {
+            wake_by(last_ack + detail::loop_ping_interval);
+        }
+    } else if (!stalled_by) {
+        if (now - ping_sent >= detail::loop_blocked_after) {
+            stalled_by = loop_culprit();
+            notes.push_back(*stalled_by + ": blocking the asyncio event loop for over " +
+                            std::to_string(detail::loop_blocked_after.count()) +
+                            " ms (a blocking call in async def: time.sleep, blocking I/O or long "
+                            "CPU work?); no other coroutine runs meanwhile");
+        } else {
+            wake_by(ping_sent + detail::loop_blocked_after);
+        }
+    }
+}
+
+// Gives coroutines not answered yet until the monitor answers them at their deadline (at most
+// the drain time, 10 s), then answers the rest as stopped; all are cancelled with the loop.
 void executor::state::abandon_coroutines() {
     std::unique_lock lock(mu);
-    coroutines_done.wait_for(lock, std::chrono::seconds(10), [&] { return coroutine_calls.empty(); });
-    auto left = std::move(coroutine_calls);
-    coroutine_calls.clear();
+    auto answered = [&] {
+        return std::all_of(coroutines.begin(), coroutines.end(),
+                           [](const auto& c) { return c.second.call->completed.load(); });
+    };
+    coroutines_done.wait_for(lock, std::chrono::seconds(10), answered);
+    std::vector<call_ptr> left;
+    for (auto& [id, c] : coroutines) {
+        if (!c.call->completed)
+            left.push_back(c.call);
+    }
     lock.unlock();
     for (const auto& call : left) {
-        spdlog::warn("{} {} {}: coroutine still running at shutdown; answering 503",
-                     handler_name, call->req.method, call->req.path);
+        spdlog::warn("{}: coroutine still running at shutdown; answering 503", describe(*call));
         fail(*call, call_error::stopped);
     }
+}
+
+// Requires: GIL not held. Asks the loop to cancel its tasks and stop, and waits a bounded time
+// for its thread. True when it came back (and was joined); false when a handler keeps it blocked:
+// it is then left running, counted so that Python is not finalised under it.
+bool executor::state::stop_event_loop() {
+    if (!loop_thread.joinable())
+        return true;
+    std::unique_lock lock(mu);
+    loop_stop_requested = true;
+    wake_loop();
+    if (!loop_done.wait_for(lock, detail::loop_stop_timeout, [&] { return loop_finished; })) {
+        loop_abandoned = true;
+        detail::python_thread_left(); // before the thread can see `loop_abandoned`
+        lock.unlock();
+        loop_thread.detach();
+        spdlog::warn("the asyncio event loop did not stop within {} ms (a handler is blocking it); "
+                     "leaving its thread running",
+                     detail::loop_stop_timeout.count());
+        return false;
+    }
+    lock.unlock();
+    loop_thread.join();
+    return true;
+}
+
+// Takes the GIL to drop every Python reference the executor holds.
+void executor::state::drop_python_objects() noexcept {
+    py::gil_scoped_acquire gil; // re-entrant: the loop's thread calls this holding it
+    handler = py::object();
+    start_on_loop = py::object();
+    call_soon_threadsafe = py::object();
+    runner = py::object();
+}
+
+executor::state::~state() {
+    if (wake_fd >= 0)
+        ::close(wake_fd);
 }
 
 } // namespace httpy

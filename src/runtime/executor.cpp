@@ -9,10 +9,13 @@
 #include "marshal/request_to_python.hpp"
 #include "marshal/response_from_python.hpp"
 
+#include <boost/asio/associated_cancellation_slot.hpp>
 #include <boost/asio/defer.hpp>
+#include <boost/asio/error.hpp>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <new>
 
 namespace py = pybind11;
 namespace net = boost::asio;
@@ -23,8 +26,10 @@ namespace detail {
 
 namespace {
 
-response error_response(call_error e) {
-    response r = status_response(status_of(e));
+response error_response(const boost::system::error_code& ec) {
+    if (ec.category() != call_category())
+        return status_response(503); // cancelled by its caller
+    response r = status_response(status_of(static_cast<call_error>(ec.value())));
     if (r.status == 503)
         r.headers.add("Retry-After", "1");
     return r;
@@ -32,13 +37,21 @@ response error_response(call_error e) {
 
 } // namespace
 
+void log_line::write() const {
+    if (level != spdlog::level::off)
+        spdlog::log(level, "{}", text);
+}
+
 // Delivers the outcome on the completion's associated executor. `immediate` is for the caller's
 // own thread, where the completion must not run inline.
 void complete(pending_call& call, boost::system::error_code ec, response r, bool immediate) {
     if (call.completed.exchange(true))
         return;
     auto work = std::move(call.work);
-    auto invoke = [h = std::move(call.handler), ec, r = std::move(r)]() mutable {
+    auto invoke = [h = std::move(call.handler), ec, r = std::move(r),
+                   clear = call.cancellable]() mutable {
+        if (clear) // on the completion's executor, where its caller emits cancellation
+            net::get_associated_cancellation_slot(h).clear();
         std::move(h)(ec, std::move(r));
     };
     if (immediate)
@@ -55,10 +68,12 @@ void fail(pending_call& call, failure f, bool immediate) {
 }
 
 void deliver(pending_call& call, outcome result) {
-    if (auto* r = std::get_if<response>(&result))
+    if (auto* r = std::get_if<response>(&result)) {
         complete(call, {}, std::move(*r));
-    else if (auto* f = std::get_if<failure>(&result))
+    } else if (auto* f = std::get_if<failure>(&result)) {
+        f->log.write();
         fail(call, std::move(*f));
+    }
 }
 
 bool is_awaitable(py::handle result) {
@@ -69,18 +84,22 @@ bool is_awaitable(py::handle result) {
 
 } // namespace detail
 
+using detail::call_phase;
 using detail::deferred;
 using detail::deliver;
 using detail::fail;
 using detail::is_awaitable;
+using detail::overdue_call;
 
 // The IO thread the calling thread is, if any.
 struct executor::io_thread::state {
     executor::state* owner = nullptr;
     slot* own = nullptr;
+    unsigned long python_id = 0;
     boost::asio::any_io_executor io;
-    std::optional<py::gil_scoped_acquire> attached;
-    std::optional<py::gil_scoped_release> released;
+    // The thread's Python thread state (a C struct, not an object), made by this IO thread and
+    // dropped by it; null when the thread had one already (the interpreter's own thread).
+    PyThreadState* python = nullptr;
 };
 
 namespace {
@@ -102,10 +121,63 @@ bool executor::state::thread_may_take(clock::time_point now) const {
     return running < options.threads && all_running_blocked(now);
 }
 
+// The call for one submission; with a cancellation slot bound to the completion, connected to
+// `cancel`. Nothing more (no allocation, no lock) when none is.
+call_ptr executor::state::make_call(request req, call_handler completion) {
+    auto call = std::make_shared<pending_call>(std::move(req), std::move(completion));
+    auto cancellation = net::get_associated_cancellation_slot(call->handler);
+    if (!cancellation.is_connected())
+        return call;
+    call->cancellable = true;
+    cancellation.assign([self = weak_from_this(), weak = std::weak_ptr<pending_call>(call)](
+                            net::cancellation_type type) {
+        auto st = self.lock();
+        auto c = weak.lock();
+        if (st && c)
+            st->cancel(c, type);
+    });
+    return call;
+}
+
+// The caller's cancellation: a call no thread has taken never runs and completes now; a running
+// one is left to the monitor, which interrupts it as it would at its deadline.
+void executor::state::cancel(const call_ptr& call, net::cancellation_type type) {
+    using net::cancellation_type;
+    constexpr auto interrupting = cancellation_type::terminal | cancellation_type::partial;
+    std::unique_lock lock(mu);
+    if (call->phase == call_phase::waiting) {
+        if ((type & (interrupting | cancellation_type::total)) == cancellation_type::none)
+            return;
+        call->phase = call_phase::finished; // whoever picks it up next skips it
+        if (auto it = std::find(queue.begin(), queue.end(), call); it != queue.end())
+            queue.erase(it);
+        lock.unlock();
+        return fail(*call, failure(net::error::operation_aborted), /*immediate=*/true);
+    }
+    if (call->phase == call_phase::finished || (type & interrupting) == cancellation_type::none)
+        return;
+    call->cancel_requested = true;
+    monitor_wake.notify_one();
+}
+
+void executor::state::submit_queued(call_ptr call) {
+    std::unique_lock lock(mu);
+    if (stopping) {
+        call->phase = call_phase::finished;
+        lock.unlock();
+        return fail(*call, call_error::stopped, /*immediate=*/true);
+    }
+    if (!enqueue(call, lock))
+        fail(*call, call_error::overloaded, /*immediate=*/true);
+}
+
 // Requires: mu held.
 void executor::state::start_call(slot& s, call_ptr call) {
+    const auto now = clock::now();
+    call->phase = call_phase::running;
+    call->started = now;
     s.current = std::move(call);
-    s.started = clock::now();
+    s.started = now;
     ++running;
     // The monitor must look before this call could count as blocked or overdue.
     auto due = clock::time_point::max();
@@ -135,6 +207,8 @@ void executor::state::finish_call(slot& s) {
     bool interrupted = false;
     {
         std::lock_guard lock(mu);
+        if (s.current->phase == call_phase::running) // not a coroutine now on the event loop
+            s.current->phase = call_phase::finished;
         s.current.reset();
         --running;
         interrupted = std::exchange(s.interrupted, false);
@@ -155,7 +229,7 @@ void executor::state::run_call(slot& s, const call_ptr& call) {
         result = call_python(call);
         finish_call(s);
     }
-    deliver(*call, std::move(result));
+    deliver(*call, std::move(result)); // logs, if it must, now that the GIL is released
 }
 
 void executor::state::run_worker(slot& s) {
@@ -174,6 +248,13 @@ void executor::state::run_inline(const call_ptr& call) {
     auto* io = current_io_thread;
     {
         std::unique_lock lock(mu);
+        if (call->phase != call_phase::waiting)
+            return; // cancelled by its caller meanwhile
+        if (stopping) {
+            call->phase = call_phase::finished;
+            lock.unlock();
+            return fail(*call, call_error::stopped);
+        }
         if (!io || io->owner != this || running > 0) {
             if (!enqueue(call, lock))
                 fail(*call, call_error::overloaded);
@@ -184,6 +265,26 @@ void executor::state::run_inline(const call_ptr& call) {
     run_call(*io->own, call);
     while (call_ptr next = next_inline_call(*io->own))
         run_call(*io->own, next);
+}
+
+// A blocking call from an IO thread: runs here and now, whatever else runs (it waits for the
+// GIL like any Python thread). A slot of its own, as the IO thread's may be in use by a handler
+// that called back into C++; the monitor sees it like any other call.
+void executor::state::run_in_place(const call_ptr& call) {
+    std::list<slot>::iterator own;
+    {
+        std::unique_lock lock(mu);
+        if (stopping) {
+            call->phase = call_phase::finished;
+            lock.unlock();
+            return fail(*call, call_error::stopped);
+        }
+        own = slots.insert(slots.end(), slot{.python_id = current_io_thread->python_id, .io = true});
+        start_call(*own, call);
+    }
+    run_call(*own, call);
+    std::lock_guard lock(mu);
+    slots.erase(own);
 }
 
 // The next queued call for an IO thread that just finished one, or null.
@@ -214,6 +315,11 @@ bool executor::state::enqueue(call_ptr call, std::unique_lock<std::mutex>& lock)
     return true;
 }
 
+std::string executor::state::describe(const pending_call& call) const {
+    return handler_name + " " + call.req.method + " " + call.req.path;
+}
+
+// Requires: GIL held. Whatever must be logged travels in the failure, written once it is released.
 outcome executor::state::call_python(const call_ptr& call) {
     const auto body = options.body_as_bytes ? marshal::body_type::bytes : marshal::body_type::str;
     try {
@@ -225,9 +331,11 @@ outcome executor::state::call_python(const call_ptr& call) {
         return marshal::response_from_python(result, handler_name, options.max_response_bytes);
     } catch (py::error_already_set& e) {
         if (call->completed) {
-            spdlog::warn("{} {} {}: handler stopped after its timeout: {}", handler_name,
-                         call->req.method, call->req.path, detail::describe(e));
-            return call_error::timed_out;
+            failure late(call_error::timed_out);
+            late.log = {spdlog::level::warn, describe(*call) +
+                                                 ": handler stopped after its call was answered: " +
+                                                 detail::describe(e)};
+            return late;
         }
         return handler_failed(*call, "handler raised:\n" + detail::format_traceback(e));
     } catch (const std::exception& e) { // conversion_error included
@@ -235,17 +343,16 @@ outcome executor::state::call_python(const call_ptr& call) {
     }
 }
 
-// Logs why the call failed; the cause reaches the client only with `expose_errors`.
+// Why the call failed, for the log; the cause reaches the client only with `expose_errors`.
 failure executor::state::handler_failed(const pending_call& call, std::string cause) const {
-    spdlog::error("{} {} {}: {}", handler_name, call.req.method, call.req.path, cause);
-    if (!options.expose_errors)
-        cause.clear();
-    return {call_error::handler_failed, std::move(cause)};
+    failure f(call_error::handler_failed, options.expose_errors ? cause : std::string());
+    f.log = {spdlog::level::err, describe(call) + ": " + cause};
+    return f;
 }
 
+// Never takes the GIL (the interrupter thread raises TimeoutError for it), so that no handler,
+// not even one holding the GIL in a C call, can delay another call's answer.
 void executor::state::run_monitor() {
-    py::gil_scoped_acquire attach; // needed to raise TimeoutError in other threads
-    py::gil_scoped_release idle;
     std::unique_lock lock(mu);
     while (!monitor_exit) {
         auto wake_at = monitor_pass(lock);
@@ -259,7 +366,9 @@ void executor::state::run_monitor() {
 }
 
 // One look at the running calls: wakes a thread beside blocked ones, reports blocked IO
-// threads, times out overdue calls. Returns when to look again, or nullopt to sleep until woken.
+// threads, answers overdue and cancelled calls (coroutines included), pings the event loop.
+// Returns when to look again, or nullopt to sleep until woken. Never waits for the GIL while
+// it still has calls to answer: those are answered first.
 std::optional<clock::time_point>
 executor::state::monitor_pass(std::unique_lock<std::mutex>& lock) {
     const auto now = clock::now();
@@ -278,7 +387,7 @@ executor::state::monitor_pass(std::unique_lock<std::mutex>& lock) {
     else if (now - last_busy < std::chrono::milliseconds(100))
         wake_no_later_than(now + options.blocked_after);
     std::size_t newly_blocked = 0;
-    std::vector<std::pair<slot*, call_ptr>> overdue;
+    std::vector<overdue_call> overdue;
     for (auto& s : slots) {
         if (!s.current)
             continue;
@@ -291,45 +400,92 @@ executor::state::monitor_pass(std::unique_lock<std::mutex>& lock) {
                 wake_no_later_than(s.started + options.blocked_after);
             }
         }
-        if (options.handler_timeout.count() == 0 || s.interrupted)
+        if (s.interrupted)
             continue;
         const auto deadline = s.started + options.handler_timeout;
-        if (deadline <= now)
-            overdue.emplace_back(&s, s.current);
-        else
+        const bool timed_out = options.handler_timeout.count() > 0 && deadline <= now;
+        if (s.current->cancel_requested || timed_out) {
+            s.interrupted = true; // TimeoutError is on its way (see run_interrupter)
+            interrupts.emplace_back(&s, s.current);
+            overdue.push_back({&s, s.current,
+                               timed_out ? make_error_code(call_error::timed_out)
+                                         : boost::system::error_code(net::error::operation_aborted)});
+        } else if (options.handler_timeout.count() > 0) {
             wake_no_later_than(deadline);
+        }
     }
-    if (newly_blocked == 0 && overdue.empty())
+    bool wake_loop_now = false;
+    std::vector<std::string> loop_notes;
+    watch_coroutines(now, overdue, wake_at, wake_loop_now, loop_notes);
+    if (newly_blocked == 0 && overdue.empty() && !wake_loop_now && loop_notes.empty())
         return wake_at;
     // A copy: on_io_thread_blocked may replace the handler (an IO pool going away) meanwhile.
     const std::function<void()> report_blocked = newly_blocked > 0 ? io_thread_blocked : nullptr;
     lock.unlock();
+    if (wake_loop_now)
+        wake_loop();
+    for (const auto& note : loop_notes)
+        spdlog::warn("{}", note);
     for (std::size_t i = 0; i < newly_blocked && report_blocked; ++i)
         report_blocked();
-    for (auto& [s, call] : overdue)
-        interrupt(*s, call);
+    for (const auto& o : overdue)
+        answer_overdue(o);
     lock.lock();
+    if (!interrupts.empty())
+        interrupt_ready.notify_one();
+    if (!overdue.empty())
+        coroutines_done.notify_all();
     return now; // look again at once: the state changed while unlocked
 }
 
-// Answers 504 at once, then raises TimeoutError inside the handler so its thread comes back.
-void executor::state::interrupt(slot& s, const call_ptr& call) {
-    spdlog::warn("{} {} {}: handler timed out after {} ms; raising TimeoutError in it",
-                 handler_name, call->req.method, call->req.path, options.handler_timeout.count());
-    fail(*call, call_error::timed_out);
-    py::gil_scoped_acquire gil;
-    std::lock_guard lock(mu);
-    // `s` was found under an earlier lock; an IO thread may have left (and erased its slot)
-    // since, so it is touched only if it is still one of ours.
-    const bool still_ours = std::any_of(slots.begin(), slots.end(),
-                                        [&s](const slot& other) { return &other == &s; });
-    if (!still_ours || s.current != call || s.interrupted)
+// Answers at once: 504, or 503 when its caller cancelled it. A synchronous handler then gets
+// TimeoutError raised in it, a coroutine has its task cancelled, so that its thread comes back.
+void executor::state::answer_overdue(const overdue_call& o) {
+    if (o.call->completed)
         return;
-    s.interrupted = true;
-    PyThreadState_SetAsyncExc(s.python_id, PyExc_TimeoutError);
+    const bool cancelled = o.why == net::error::operation_aborted;
+    const char* next = o.running_in ? "raising TimeoutError in it" : "cancelling its coroutine";
+    if (cancelled)
+        spdlog::warn("{}: cancelled by its caller; answering 503 and {}", describe(*o.call), next);
+    else
+        spdlog::warn("{}: {} timed out after {} ms; answering 504 and {}", describe(*o.call),
+                     o.running_in ? "handler" : "coroutine", options.handler_timeout.count(), next);
+    fail(*o.call, o.why);
 }
 
-executor::executor(executor_options options) : state_(std::make_unique<state>(options)) {
+// Raises TimeoutError in the handlers the monitor answered. A thread of its own, so that the
+// monitor never waits for the GIL.
+void executor::state::run_interrupter() {
+    py::gil_scoped_acquire attach; // this thread's state, for its whole life
+    py::gil_scoped_release idle;
+    std::unique_lock lock(mu);
+    for (;;) {
+        interrupt_ready.wait(lock, [&] { return interrupter_exit || !interrupts.empty(); });
+        if (interrupts.empty())
+            return;
+        auto batch = std::exchange(interrupts, {});
+        lock.unlock();
+        {
+            py::gil_scoped_acquire gil;
+            std::lock_guard relock(mu);
+            for (const auto& [s, call] : batch)
+                interrupt(*s, call);
+        }
+        lock.lock();
+    }
+}
+
+// Requires: GIL and mu held.
+void executor::state::interrupt(slot& s, const call_ptr& call) {
+    // `s` was found under an earlier lock; an IO thread may have left (and erased its slot)
+    // since, so it is touched only if it is still one of ours, still running that call.
+    const bool still_ours = std::any_of(slots.begin(), slots.end(),
+                                        [&s](const slot& other) { return &other == &s; });
+    if (still_ours && s.current == call && s.interrupted)
+        PyThreadState_SetAsyncExc(s.python_id, PyExc_TimeoutError);
+}
+
+executor::executor(executor_options options) : state_(std::make_shared<state>(options)) {
     state_->options.threads = std::max<std::size_t>(state_->options.threads, 1);
     state_->options.queue_limit = std::max<std::size_t>(state_->options.queue_limit, 1);
     for (std::size_t i = 0; i < state_->options.threads; ++i) {
@@ -337,27 +493,29 @@ executor::executor(executor_options options) : state_(std::make_unique<state>(op
         state_->threads.emplace_back([st = state_.get(), &s] { st->run_worker(s); });
     }
     state_->monitor = std::thread([s = state_.get()] { s->run_monitor(); });
+    state_->interrupter = std::thread([s = state_.get()] { s->run_interrupter(); });
 }
 
 executor::~executor() {
     stop();
     for (auto& t : state_->threads)
         t.join();
+    state_->abandon_coroutines(); // the monitor still answers their deadlines meanwhile
+    const bool loop_back = state_->stop_event_loop();
     {
         std::lock_guard lock(state_->mu);
         state_->monitor_exit = true;
         state_->monitor_wake.notify_one();
     }
     state_->monitor.join();
-    state_->abandon_coroutines();
-    try {
-        state_->stop_event_loop();
-        py::gil_scoped_acquire gil;
-        state_->handler = py::object();
-        state_->await_any = py::object();
-    } catch (const std::exception& e) {
-        spdlog::error("stopping the Python executor: {}", e.what());
+    {
+        std::lock_guard lock(state_->mu);
+        state_->interrupter_exit = true;
+        state_->interrupt_ready.notify_one();
     }
+    state_->interrupter.join();
+    if (loop_back) // else the loop's thread drops them when (if ever) it comes back
+        state_->drop_python_objects();
 }
 
 void executor::run(const std::function<void()>& setup) {
@@ -366,22 +524,16 @@ void executor::run(const std::function<void()>& setup) {
 }
 
 void executor::submit(request req, call_handler handler) {
-    auto call = std::make_shared<pending_call>(std::move(req), std::move(handler));
+    auto call = state_->make_call(std::move(req), std::move(handler));
     auto* io = current_io_thread;
     if (io && io->owner == state_.get()) {
         // Run it on this pool, outside the caller's strand: a timeout can then answer on the
         // strand while the handler still holds its thread. Deferred, not posted: it stays on
         // this thread's own queue instead of waking another IO thread to take it.
-        boost::asio::defer(io->io, [s = state_.get(), call = std::move(call)] { s->run_inline(call); });
+        boost::asio::defer(io->io, [s = state_, call = std::move(call)] { s->run_inline(call); });
         return;
     }
-    std::unique_lock lock(state_->mu);
-    if (state_->stopping) {
-        lock.unlock();
-        return fail(*call, call_error::stopped, /*immediate=*/true);
-    }
-    if (!state_->enqueue(call, lock))
-        fail(*call, call_error::overloaded, /*immediate=*/true);
+    state_->submit_queued(std::move(call));
 }
 
 void executor::stop() noexcept {
@@ -403,11 +555,16 @@ executor::io_thread::io_thread(executor& ex, boost::asio::any_io_executor io)
     : state_(std::make_unique<state>()) {
     state_->owner = ex.state_.get();
     state_->io = std::move(io);
-    state_->attached.emplace(); // this thread's Python state, for its whole life
-    const auto id = PyThread_get_thread_ident();
-    state_->released.emplace();
+    // PyThreadState_New needs no GIL (documented): a spare IO thread starts serving at once even
+    // while a handler holds the GIL. PyGILState, and so pybind11, finds it from then on.
+    if (!PyGILState_GetThisThreadState()) {
+        state_->python = PyThreadState_New(PyInterpreterState_Main());
+        if (!state_->python)
+            throw std::bad_alloc();
+    }
+    state_->python_id = PyThread_get_thread_ident();
     std::lock_guard lock(ex.state_->mu);
-    state_->own = &ex.state_->slots.emplace_back(slot{.python_id = id, .io = true});
+    state_->own = &ex.state_->slots.emplace_back(slot{.python_id = state_->python_id, .io = true});
     current_io_thread = state_.get();
 }
 
@@ -417,13 +574,25 @@ executor::io_thread::~io_thread() {
         std::lock_guard lock(state_->owner->mu);
         state_->owner->slots.remove_if([this](const slot& s) { return &s == state_->own; });
     }
-    state_->released.reset();
-    state_->attached.reset();
+    if (!state_->python)
+        return;
+    PyEval_RestoreThread(state_->python);
+    PyThreadState_Clear(state_->python);
+    PyThreadState_DeleteCurrent(); // and releases the GIL
 }
 
 void detail::set_request_handler(executor& ex, py::object handler, std::string name) {
     ex.state_->handler = std::move(handler);
     ex.state_->handler_name = std::move(name);
+    ex.state_->start_event_loop(); // now, once: never raced for by the first coroutines
+}
+
+void detail::call_blocking(executor& ex, request req, call_handler handler) {
+    auto call = ex.state_->make_call(std::move(req), std::move(handler));
+    auto* io = current_io_thread;
+    if (io && io->owner == ex.state_.get())
+        return ex.state_->run_in_place(call);
+    ex.state_->submit_queued(std::move(call));
 }
 
 } // namespace httpy

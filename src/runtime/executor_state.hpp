@@ -8,18 +8,21 @@
 #include "httpy/call_error.hpp"
 #include "httpy/executor.hpp"
 
+#include <boost/asio/cancellation_type.hpp>
 #include <boost/asio/execution.hpp>
 #include <boost/asio/prefer.hpp>
+#include <spdlog/common.h>
 
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstdint>
 #include <deque>
 #include <list>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
-#include <set>
 #include <string>
 #include <thread>
 #include <variant>
@@ -29,7 +32,27 @@ namespace httpy::detail {
 
 using clock = std::chrono::steady_clock;
 
-/// One call, completed exactly once by whoever finishes first: the handler or its timeout.
+/// A coroutine step (or any callback) that keeps the asyncio event loop from running others
+/// for longer than this is logged as blocking it, like asyncio's own slow_callback_duration
+/// (100 ms) in debug mode: long enough that ordinary CPU work between awaits never trips it.
+inline constexpr std::chrono::milliseconds loop_blocked_after{100};
+/// While coroutines run, the monitor pings the event loop this often; an answer that does
+/// not come within `loop_blocked_after` means the loop is blocked.
+inline constexpr std::chrono::milliseconds loop_ping_interval{50};
+/// How long stopping waits for the event loop's thread to come back; a loop blocked longer
+/// (a handler in time.sleep or a C call) is left running rather than joined for ever.
+inline constexpr std::chrono::milliseconds loop_stop_timeout{1'000};
+
+/// Where a call is. Guarded by the executor's mutex.
+enum class call_phase : unsigned char {
+    waiting,  // queued, or posted to an IO thread: cancelling it means it never runs
+    running,  // a thread is in the handler
+    awaiting, // its coroutine runs on the event loop
+    finished, // answered, or its handler has returned
+};
+
+/// One call, completed exactly once by whoever finishes first: the handler, its timeout or its
+/// caller's cancellation.
 struct pending_call {
     pending_call(request r, call_handler h)
         : req(std::move(r)), handler(std::move(h)),
@@ -41,16 +64,32 @@ struct pending_call {
     call_handler handler;
     boost::asio::any_completion_executor work;
     std::atomic<bool> completed{false};
+    bool cancellable = false;           // a cancellation handler is in the handler's slot
+    call_phase phase = call_phase::waiting; // guarded by mu
+    clock::time_point started;          // guarded by mu: when a thread took it
+    bool cancel_requested = false;      // guarded by mu: the caller cancelled it while it ran
 };
 using call_ptr = std::shared_ptr<pending_call>;
+
+/// A log line rendered while the GIL was held and written once it is released, so that a slow
+/// log sink (a full stderr pipe) never stalls Python.
+struct log_line {
+    spdlog::level::level_enum level = spdlog::level::off;
+    std::string text;
+
+    /// Writes the line, if there is one. Requires: GIL not held.
+    void write() const;
+};
 
 /// A call that did not produce the handler's response. `detail` (a traceback or a conversion
 /// message) is sent to the client only when `executor_options::expose_errors` asked for it.
 struct failure {
     failure(call_error e, std::string d = {}) : error(e), detail(std::move(d)) {} // NOLINT: implicit
+    failure(boost::system::error_code e) : error(e) {}                          // NOLINT: implicit
 
-    call_error error;
+    boost::system::error_code error;
     std::string detail;
+    log_line log; // why, for the log
 };
 
 /// What running a handler on a thread gave: a response, a failure, or a coroutine now running
@@ -61,10 +100,11 @@ using outcome = std::variant<response, failure, deferred>;
 /// Delivers the outcome on the completion's associated executor, once. `immediate` is for the
 /// caller's own thread, where the completion must not run inline.
 void complete(pending_call& call, boost::system::error_code ec, response r, bool immediate = false);
-/// Completes with the response that answers `f.error` (500, 503 or 504); its body is
-/// `f.detail` when there is one.
+/// Completes with the response that answers `f.error` (500, 503 or 504; 503 for a cancelled
+/// call); its body is `f.detail` when there is one. Does not write `f.log`.
 void fail(pending_call& call, failure f, bool immediate = false);
-/// Completes with `result` unless it is `deferred`.
+/// Writes the failure's log line, then completes with `result` unless it is `deferred`.
+/// Requires: GIL not held.
 void deliver(pending_call& call, outcome result);
 /// True when a handler's result is to be awaited (a coroutine or anything with __await__).
 /// Requires: GIL held.
@@ -76,8 +116,21 @@ struct slot {
     bool io = false;
     call_ptr current;              // guarded by mu
     clock::time_point started;     // guarded by mu
-    bool interrupted = false;      // guarded by mu; TimeoutError was raised in `current`
+    bool interrupted = false;      // guarded by mu; TimeoutError was (or is being) raised in `current`
     bool reported_blocked = false; // guarded by mu; `current` counts in blocked_io
+};
+
+/// A call whose coroutine runs on the event loop.
+struct coroutine_call {
+    call_ptr call;
+    bool cancel_sent = false; // answered by the monitor (deadline or cancellation), task cancelled
+};
+
+/// A call the monitor answers instead of its handler, and why.
+struct overdue_call {
+    slot* running_in = nullptr; // null for a coroutine
+    call_ptr call;
+    boost::system::error_code why; // timed_out, or operation_aborted (cancelled by the caller)
 };
 
 } // namespace httpy::detail
@@ -91,8 +144,11 @@ using detail::outcome;
 using detail::pending_call;
 using detail::slot;
 
-struct executor::state {
+struct executor::state : std::enable_shared_from_this<executor::state> {
     explicit state(executor_options o) : options(o) {}
+    ~state();
+    state(const state&) = delete;
+    state& operator=(const state&) = delete;
 
     executor_options options;
     std::mutex mu;
@@ -110,37 +166,74 @@ struct executor::state {
     clock::time_point monitor_wakes_at = clock::time_point::min();
     bool monitor_exit = false;
     std::thread monitor;
-    std::set<call_ptr> coroutine_calls; // guarded by mu: running on the event loop
+    std::vector<std::pair<slot*, call_ptr>> interrupts; // answered, TimeoutError still to raise
+    std::condition_variable interrupt_ready;
+    bool interrupter_exit = false;
+    std::thread interrupter;
+
+    // The event loop's side, guarded by mu (see event_loop.cpp).
+    std::map<std::uint64_t, detail::coroutine_call> coroutines; // running on the event loop
+    std::uint64_t next_coroutine_id = 1;
+    std::vector<std::uint64_t> to_cancel; // tasks the loop thread is to cancel when woken
     std::condition_variable coroutines_done;
+    int wake_fd = -1;                    // eventfd the loop thread reads; written without the GIL
+    std::atomic<std::uint64_t> stepping{0}; // the coroutine running a step now (0: none)
+    bool ping_outstanding = false;
+    clock::time_point ping_sent;
+    clock::time_point last_ack;
+    std::optional<std::string> stalled_by;     // set while a reported stall lasts: whose step
+    std::optional<clock::duration> stall_lasted; // set by the answer that ends a reported stall
+    bool loop_stop_requested = false;
+    bool loop_finished = false;  // the loop thread has returned from the loop
+    bool loop_abandoned = false; // it did not return in time and was left running
+    std::condition_variable loop_done;
+    std::thread loop_thread;
 
     // Python objects: touched only with the GIL held.
     pybind11::object handler;
     std::string handler_name = "go_request";
-    pybind11::object loop;
-    pybind11::object await_any;
-    std::thread loop_thread;
+    pybind11::object runner;    // the event loop's Python side
+    pybind11::object start_on_loop; // runner.start, posted with call_soon_threadsafe
+    pybind11::object call_soon_threadsafe;
 
     bool thread_may_take(clock::time_point now) const;
     bool all_running_blocked(clock::time_point now) const;
+    call_ptr make_call(request req, call_handler completion);
+    void cancel(const call_ptr& call, boost::asio::cancellation_type type);
+    void submit_queued(call_ptr call);
     void start_call(slot& s, call_ptr call);
     call_ptr next_call(slot& s);
     void finish_call(slot& s);
     void run_call(slot& s, const call_ptr& call);
     void run_worker(slot& s);
     void run_inline(const call_ptr& call);
+    void run_in_place(const call_ptr& call);
     call_ptr next_inline_call(slot& s);
     bool enqueue(call_ptr call, std::unique_lock<std::mutex>& lock);
     outcome call_python(const call_ptr& call);
     failure handler_failed(const pending_call& call, std::string cause) const;
+    std::string describe(const pending_call& call) const;
+
+    // event_loop.cpp
+    void start_event_loop();
+    void run_event_loop();
     void start_coroutine(const call_ptr& call, pybind11::object awaitable);
-    outcome coroutine_outcome(const pending_call& call, pybind11::handle future,
-                              clock::time_point started);
-    pybind11::object as_coroutine(pybind11::object awaitable);
+    void coroutine_finished(std::uint64_t id, pybind11::handle task);
+    outcome coroutine_outcome(const pending_call& call, pybind11::handle task);
+    pybind11::tuple loop_woken();
+    void wake_loop() const noexcept;
+    void watch_coroutines(clock::time_point now, std::vector<detail::overdue_call>& overdue,
+                          std::optional<clock::time_point>& wake_at, bool& ping,
+                          std::vector<std::string>& notes);
+    std::string loop_culprit() const;
     void abandon_coroutines();
-    pybind11::object event_loop();
-    void stop_event_loop();
+    bool stop_event_loop();
+    void drop_python_objects() noexcept;
+
     void run_monitor();
     std::optional<clock::time_point> monitor_pass(std::unique_lock<std::mutex>& lock);
+    void answer_overdue(const detail::overdue_call& o);
+    void run_interrupter();
     void interrupt(slot& s, const call_ptr& call);
 };
 

@@ -7,14 +7,33 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <exception>
 #include <mutex>
 #include <optional>
+#include <system_error>
 #include <thread>
 #include <vector>
 
 namespace httpy {
 
 namespace net = boost::asio;
+
+namespace {
+
+// Called in a catch block: nothing a handler throws ends an IO thread.
+void log_escaped_exception() noexcept {
+    try {
+        throw;
+    } catch (const std::exception& e) {
+        spdlog::error("an exception escaped a handler on an IO thread: {}; the thread carries on",
+                      e.what());
+    } catch (...) {
+        spdlog::error("a non-standard exception escaped a handler on an IO thread; the thread "
+                      "carries on");
+    }
+}
+
+} // namespace
 
 struct io_pool::state {
     state(net::io_context& io, std::size_t n, executor* py)
@@ -26,9 +45,11 @@ struct io_pool::state {
     executor* python;
     std::atomic<std::size_t> running{0};
     std::mutex mu;
-    std::condition_variable spare_left;
-    std::size_t spares = 0; // guarded by mu
-    bool joined = false;    // guarded by mu: no more spares once run() returns
+    std::condition_variable spare_wanted; // parked spares wait on it
+    std::vector<std::thread> spares;      // guarded by mu: every spare started, busy or parked
+    std::size_t parked = 0;               // guarded by mu
+    std::size_t woken = 0;                // guarded by mu: parked spares asked to run again
+    bool joined = false;                  // guarded by mu: no more spares once run() returns
 
     // Threads not stuck in a blocked call, compared with the number wanted.
     std::size_t unblocked() const {
@@ -42,23 +63,52 @@ struct io_pool::state {
         if (python)
             attached.emplace(*python, ioc.get_executor());
         ++running;
-        ioc.run();
+        for (;;) {
+            try {
+                ioc.run();
+                break;
+            } catch (...) {
+                log_escaped_exception();
+            }
+        }
         --running;
     }
 
+    // Runs handlers one at a time for as long as the pool needs this spare.
+    void run_while_needed() {
+        for (;;) {
+            std::size_t ran = 0;
+            try {
+                ran = ioc.run_one();
+            } catch (...) {
+                log_escaped_exception();
+                continue;
+            }
+            if (ran == 0 || ioc.stopped() || unblocked() > base_threads)
+                return; // stopped, or the blocked thread is back
+        }
+    }
+
+    // A spare: attached to Python once (which takes no GIL), then runs the io_context whenever
+    // a call blocks a thread, parked in between, until the pool has run.
     void run_spare_thread() {
         std::optional<executor::io_thread> attached;
         if (python)
             attached.emplace(*python, ioc.get_executor());
-        while (!ioc.stopped() && ioc.run_one() > 0) {
-            if (unblocked() > base_threads)
-                break; // the blocked thread is back: this one is no longer needed
+        std::unique_lock lock(mu);
+        for (;;) {
+            lock.unlock();
+            run_while_needed();
+            lock.lock();
+            --running;
+            ++parked;
+            spare_wanted.wait(lock, [&] { return joined || woken > 0; });
+            if (woken == 0)
+                break; // joined
+            --woken;
         }
+        lock.unlock();
         attached.reset();
-        --running;
-        std::lock_guard lock(mu);
-        --spares;
-        spare_left.notify_all();
     }
 
     void add_spare_if_needed() {
@@ -66,8 +116,19 @@ struct io_pool::state {
         if (joined || ioc.stopped() || unblocked() >= base_threads)
             return;
         ++running;
-        ++spares;
-        std::thread([this] { run_spare_thread(); }).detach(); // run() waits for it to leave
+        if (parked > 0) {
+            --parked;
+            ++woken;
+            spare_wanted.notify_one();
+        } else {
+            try {
+                spares.emplace_back([this] { run_spare_thread(); }); // run() joins it
+            } catch (const std::system_error& e) {
+                --running;
+                spdlog::warn("no spare IO thread beside a blocked one: {}", e.what());
+                return;
+            }
+        }
         spdlog::debug("a Python call blocked an IO thread; {} threads now run the io_context",
                       running.load());
     }
@@ -94,9 +155,15 @@ void io_pool::run() {
     state_->run_base_thread();
     for (auto& t : base)
         t.join();
-    std::unique_lock lock(state_->mu);
-    state_->joined = true;
-    state_->spare_left.wait(lock, [&] { return state_->spares == 0; });
+    std::vector<std::thread> spares;
+    {
+        std::lock_guard lock(state_->mu);
+        state_->joined = true;
+        spares = std::move(state_->spares);
+    }
+    state_->spare_wanted.notify_all();
+    for (auto& t : spares)
+        t.join();
 }
 
 std::size_t io_pool::threads() const noexcept { return state_->running; }

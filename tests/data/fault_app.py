@@ -1,6 +1,8 @@
 """Handlers that fail the hard ways, for tests/e2e/test_faults.py: the server must answer each
 with a clear status and keep serving. The path picks the fault."""
 
+import os
+import subprocess
 import sys
 import time
 
@@ -39,6 +41,21 @@ def go_request(method, path, params, query, headers, body):
     if path == "/sleep":
         time.sleep(float(query["seconds"][0]))
         return 200, "slept", None
+    if path == "/broken-pipe":
+        read_end, write_end = os.pipe()
+        os.close(read_end)
+        try:
+            os.write(write_end, b"to nobody")
+        except BrokenPipeError:
+            return 200, "BrokenPipeError", None
+        finally:
+            os.close(write_end)
+        return 200, "written", None
+    if path == "/child-sigign":
+        status = subprocess.run(["cat", "/proc/self/status"], capture_output=True, text=True)
+        for line in status.stdout.splitlines():
+            if line.startswith("SigIgn:"):
+                return 200, line.split()[1], None
     if path == "/rss":
         with open("/proc/self/status") as status:
             for line in status:

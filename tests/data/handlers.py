@@ -1,6 +1,7 @@
 """Handlers the C++ tests call through the executor: one behaviour per function."""
 
 import asyncio
+import ctypes
 import threading
 import time
 
@@ -150,3 +151,63 @@ def body_type(method, path, params, query, headers, body):
 
 def wrong_length(method, path, params, query, headers, body):
     return 200, "four", {"Content-Length": ["999"]}
+
+
+counted_calls = 0
+
+
+def counted(method, path, params, query, headers, body):
+    """`/count` answers how many other calls ran; `/sleep` sleeps first; any other path counts."""
+    global counted_calls
+    if path == "/count":
+        return 200, str(counted_calls), None
+    if path == "/sleep":
+        time.sleep(float(query["seconds"][0]))
+        return 200, "slept", None
+    counted_calls += 1
+    return 200, "counted", None
+
+
+async def async_blocks_loop(method, path, params, query, headers, body):
+    """A coroutine that blocks its event loop: time.sleep instead of asyncio.sleep."""
+    time.sleep(float(query["seconds"][0]))
+    return 200, "slept in a coroutine", None
+
+
+ignored_cancellations = 0
+
+
+async def async_ignores_cancel(method, path, params, query, headers, body):
+    """Swallows every CancelledError and keeps awaiting: cancelling it never ends it."""
+    global ignored_cancellations
+    while True:
+        try:
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            ignored_cancellations += 1
+
+
+# Loaded with the module, so that a call goes straight into C with the GIL held (a first call
+# importing ctypes would run bytecode, and let other threads take the GIL, first).
+_libc_holding_the_gil = ctypes.PyDLL(None)  # PyDLL: calls do not release the GIL
+
+
+def hold_gil(method, path, params, query, headers, body):
+    """A C call that holds the GIL throughout: usleep through ctypes.PyDLL."""
+    _libc_holding_the_gil.usleep(int(float(query["seconds"][0]) * 1_000_000))
+    return 200, "held", None
+
+
+waiting = 0
+
+
+async def async_waits(method, path, params, query, headers, body):
+    """Awaits for an hour; `/active` answers how many such calls are still awaiting."""
+    global waiting
+    if path == "/active":
+        return 200, str(waiting), None
+    waiting += 1
+    try:
+        await asyncio.sleep(3600)
+    finally:
+        waiting -= 1

@@ -13,7 +13,21 @@ from serve_fixture import SOURCE, Server, read_response, run_parallel
 from slow_clients import rss_kib
 
 FAULT_APP = os.path.join(SOURCE, "tests", "data", "fault_app.py")
+ASYNC_FAULT_APP = os.path.join(SOURCE, "tests", "data", "async_fault_app.py")
 MIB = 1024 * 1024
+
+
+def ignores(sig_ign_hex, signum):
+    """Whether a /proc/PID/status SigIgn mask has `signum` ignored."""
+    return bool(int(sig_ign_hex, 16) & (1 << (signum - 1)))
+
+
+def sig_ign(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("SigIgn:"):
+                return line.split()[1]
+    raise AssertionError(f"no SigIgn for {pid}")
 
 
 class FaultCase(unittest.TestCase):
@@ -75,6 +89,23 @@ class HandlerFaults(FaultCase):
             len(paths) * 5, lambda i: server.request("GET", paths[i % len(paths)])[0])
         self.assertEqual(statuses, [500] * len(paths) * 5)
         self.assert_still_serving()
+
+
+class Signals(FaultCase):
+    def test_writing_to_a_pipe_nobody_reads_raises_broken_pipe_error_instead_of_killing(self):
+        server = self.server()
+        status, _, body = server.request("GET", "/broken-pipe")
+        self.assertEqual((status, body), (200, b"BrokenPipeError"))
+        self.assertIsNone(server.proc.poll(), "SIGPIPE killed the server")
+        self.assertTrue(ignores(sig_ign(server.proc.pid), signal.SIGPIPE))
+        self.assertTrue(ignores(sig_ign(server.proc.pid), signal.SIGXFSZ))
+        self.assert_still_serving()
+
+    def test_a_handler_s_subprocess_starts_with_sigpipe_and_sigxfsz_not_ignored(self):
+        status, _, body = self.server().request("GET", "/child-sigign")
+        self.assertEqual(status, 200, body)
+        self.assertFalse(ignores(body.decode(), signal.SIGPIPE), body)
+        self.assertFalse(ignores(body.decode(), signal.SIGXFSZ), body)
 
 
 class DebugSwitch(FaultCase):
@@ -177,6 +208,64 @@ class Overload(FaultCase):
             t.join(30)
         statuses = [server.request("GET", "/alive")[0] for _ in range(20)]
         self.assertEqual(statuses, [200] * 20, "the server did not recover once the load dropped")
+
+
+class AsyncFaults(FaultCase):
+    options = ("--handler-timeout", "1")
+
+    @classmethod
+    def server(cls):
+        if cls._server is None:
+            cls._server = Server(ASYNC_FAULT_APP, *cls.options)
+        return cls._server
+
+    def timed_request(self, path, server=None):
+        start = time.monotonic()
+        status, _, _ = (server or self.server()).request("GET", path, timeout=20)
+        return status, time.monotonic() - start
+
+    def test_a_coroutine_blocking_the_loop_is_504_at_the_timeout_and_logged_with_its_request(self):
+        server = self.server()
+        start = server.line_count()
+        status, elapsed = self.timed_request("/block?seconds=3")
+        self.assertEqual(status, 504)
+        self.assertGreaterEqual(elapsed, 0.9)
+        self.assertLess(elapsed, 2.0, "answered when the sleep ended, not at the timeout")
+        server.wait_for_log("go_request GET /block: blocking the asyncio event loop", start=start)
+        server.wait_for_log("go_request GET /block: the asyncio event loop runs again",
+                            timeout=5, start=start)
+        self.assert_still_serving()
+
+    def test_a_coroutine_ignoring_cancellation_is_504_at_the_timeout(self):
+        status, elapsed = self.timed_request("/ignore-cancel")
+        self.assertEqual(status, 504)
+        self.assertGreaterEqual(elapsed, 0.9)
+        self.assertLess(elapsed, 2.0)
+        self.assert_still_serving()
+
+    def test_sigterm_exits_by_the_drain_deadline_with_the_loop_blocked_and_cancellation_ignored(self):
+        drain = 2.0
+        server = Server(ASYNC_FAULT_APP, "--handler-timeout", "1", "--drain-timeout", str(drain))
+        try:
+            results = {}
+            clients = [threading.Thread(target=lambda p=p: results.__setitem__(
+                           p, self.timed_request(p, server)))
+                       for p in ("/ignore-cancel", "/block?seconds=60")]
+            for t in clients:
+                t.start()
+            time.sleep(0.3)  # both in flight: one swallowing cancellation, one blocking the loop
+            started = time.monotonic()
+            server.signal(signal.SIGTERM)
+            for t in clients:
+                t.join(20)
+            code = server.wait_exit(timeout=drain + 5)
+            elapsed = time.monotonic() - started
+        finally:
+            server.kill()
+        self.assertEqual([results[p][0] for p in ("/ignore-cancel", "/block?seconds=60")],
+                         [504, 504], server.log()[-3000:])
+        self.assertEqual(code, 0, server.log()[-3000:])
+        self.assertLess(elapsed, drain + 3.0, server.log()[-3000:])
 
 
 class StopUnderLoad(unittest.TestCase):

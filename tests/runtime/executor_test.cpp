@@ -1,19 +1,31 @@
+#include <pybind11/embed.h>
+
 #include "httpy/app.hpp"
 #include "httpy/call_error.hpp"
 
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/bind_executor.hpp>
+#include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/use_future.hpp>
 #include <doctest/doctest.h>
+#include <spdlog/sinks/base_sink.h>
+#include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 #include <future>
+#include <mutex>
 #include <set>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -295,4 +307,331 @@ TEST_CASE("an executor with finished coroutines shuts down at once") {
     const auto start = clock_type::now();
     a.reset(); // would wait its 10 s drain time if a finished call were still counted as running
     CHECK(seconds_since(start) < 5.0);
+}
+
+namespace {
+
+// Every log line the executor writes while installed, and how many were written by a thread
+// holding the GIL.
+class recording_sink final : public spdlog::sinks::base_sink<std::mutex> {
+public:
+    std::vector<std::string> lines() {
+        std::lock_guard lock(mu_);
+        return lines_;
+    }
+    int written_with_gil() {
+        std::lock_guard lock(mu_);
+        return with_gil_;
+    }
+    bool has(const std::string& a, const std::string& b = {}) {
+        auto all = lines();
+        return std::any_of(all.begin(), all.end(), [&](const std::string& line) {
+            return line.find(a) != std::string::npos && line.find(b) != std::string::npos;
+        });
+    }
+
+protected:
+    void sink_it_(const spdlog::details::log_msg& msg) override {
+        std::lock_guard lock(mu_);
+        lines_.emplace_back(msg.payload.data(), msg.payload.size());
+        if (PyGILState_Check())
+            ++with_gil_;
+    }
+    void flush_() override {}
+
+private:
+    std::mutex mu_;
+    std::vector<std::string> lines_;
+    int with_gil_ = 0;
+};
+
+// Sends the default logger to a fresh recording sink for the scope's life. Loggers are never
+// destroyed: a thread may still be writing to one just after it was replaced.
+class captured_log {
+public:
+    captured_log() : saved_(spdlog::default_logger()) {
+        auto logger = std::make_shared<spdlog::logger>("captured", sink_);
+        logger->set_level(spdlog::level::debug);
+        kept().push_back(logger);
+        spdlog::set_default_logger(logger);
+    }
+    ~captured_log() { spdlog::set_default_logger(saved_); }
+    captured_log(const captured_log&) = delete;
+    captured_log& operator=(const captured_log&) = delete;
+
+    recording_sink& sink() { return *sink_; }
+
+private:
+    static std::vector<std::shared_ptr<spdlog::logger>>& kept() {
+        static auto* loggers = new std::vector<std::shared_ptr<spdlog::logger>>;
+        return *loggers;
+    }
+
+    std::shared_ptr<recording_sink> sink_ = std::make_shared<recording_sink>();
+    std::shared_ptr<spdlog::logger> saved_;
+};
+
+// Sets Python's thread switch interval for the scope's life.
+class py_switch_interval {
+public:
+    explicit py_switch_interval(double seconds) {
+        pybind11::gil_scoped_acquire gil;
+        auto sys = pybind11::module_::import("sys");
+        saved_ = sys.attr("getswitchinterval")().cast<double>();
+        sys.attr("setswitchinterval")(seconds);
+    }
+    ~py_switch_interval() {
+        pybind11::gil_scoped_acquire gil;
+        pybind11::module_::import("sys").attr("setswitchinterval")(saved_);
+    }
+    py_switch_interval(const py_switch_interval&) = delete;
+    py_switch_interval& operator=(const py_switch_interval&) = delete;
+
+private:
+    double saved_ = 0.005;
+};
+
+// A module-level int of handlers.py, read directly (the app may take no calls any more).
+long handlers_global(const char* name) {
+    pybind11::gil_scoped_acquire gil;
+    return pybind11::module_::import("sys").attr("modules")["handlers"].attr(name).cast<long>();
+}
+
+// Calls `a` and returns the future result, errors included (use_future would throw them).
+std::future<httpy::call_result> call_async(httpy::app& a, httpy::request req) {
+    auto promise = std::make_shared<std::promise<httpy::call_result>>();
+    auto future = promise->get_future();
+    a.async_request(std::move(req), [promise](boost::system::error_code ec, httpy::response r) {
+        promise->set_value({ec, std::move(r)});
+    });
+    return future;
+}
+
+// Waits for `future` at most `limit`; false when it did not come.
+template <class T>
+bool arrives_within(std::future<T>& future, std::chrono::milliseconds limit) {
+    return future.wait_for(limit) == std::future_status::ready;
+}
+
+} // namespace
+
+TEST_CASE("a blocking call from a handler on an IO thread runs there instead of deadlocking") {
+    auto a = make_app("thread_ident");
+    // On the heap and left behind if the call deadlocks: its thread could never be joined.
+    auto* io = new io_thread_fixture(a);
+    std::promise<httpy::call_result> done;
+    auto result = done.get_future();
+    net::post(io->ioc, [&] { done.set_value(a.call(get("/"))); });
+    const bool arrived = arrives_within(result, 5s);
+    REQUIRE_MESSAGE(arrived, "app::call on an IO thread waited for itself");
+    const auto r = result.get();
+    CHECK(r.resp.status == 200);
+    CHECK(r.resp.body == std::to_string(io->python_ident)); // in place, on that thread
+    delete io;
+}
+
+TEST_CASE("calls submitted from an IO thread after stop answer 503 without running") {
+    auto a = make_app("counted");
+    io_thread_fixture io(a);
+    CHECK(io.call(get("/")).resp.status == 200);
+    a.python().stop();
+    auto r = io.call(get("/"));
+    CHECK(r.error == httpy::call_error::stopped);
+    CHECK(r.resp.status == 503);
+    CHECK(handlers_global("counted_calls") == 1); // only the first one ran
+}
+
+TEST_CASE("no log line is written while the GIL is held") {
+    captured_log log;
+    {
+        auto raising = make_app("raises");
+        CHECK(raising.call(get("/")).resp.status == 500);
+        auto async_raising = make_app("async_raises");
+        CHECK(async_raising.call(get("/")).resp.status == 500);
+        auto spinning = make_app("spin_or_count", {.threads = 1, .handler_timeout = 100ms});
+        CHECK(spinning.call(get("/spin")).resp.status == 504);
+        CHECK(spinning.call(get("/count")).resp.status == 200); // after the spin ended
+        auto forever = make_app("async_forever", {.handler_timeout = 100ms});
+        CHECK(forever.call(get("/")).resp.status == 504);
+    }
+    const auto lines = log.sink().lines();
+    INFO("lines: " << lines.size());
+    CHECK(lines.size() >= 4);
+    CHECK(log.sink().has("handler raised"));
+    CHECK(log.sink().has("coroutine raised"));
+    CHECK(log.sink().has("timed out"));
+    CHECK(log.sink().written_with_gil() == 0);
+}
+
+TEST_CASE("an async handler blocking its event loop answers 504 at its timeout and is logged") {
+    captured_log log;
+    auto a = make_app("async_blocks_loop", {.handler_timeout = 1000ms});
+    const auto start = clock_type::now();
+    auto future = call_async(a, get("/blocking", {{"seconds", {"2"}}}));
+    REQUIRE(arrives_within(future, 5s));
+    const double elapsed = seconds_since(start);
+    const auto r = future.get();
+    CHECK(r.error == httpy::call_error::timed_out);
+    CHECK(r.resp.status == 504);
+    CHECK(elapsed >= 0.9);
+    CHECK(elapsed < 1.5); // not when the sleep ends (2 s)
+    CHECK(log.sink().has("async_blocks_loop GET /blocking", "blocking the asyncio event loop"));
+    // Once the sleep is over the loop runs again, and says so.
+    for (int i = 0; i < 300 && !log.sink().has("runs again"); ++i)
+        std::this_thread::sleep_for(10ms);
+    CHECK(log.sink().has("async_blocks_loop GET /blocking", "runs again"));
+}
+
+TEST_CASE("a coroutine that ignores cancellation answers 504 at its timeout and shuts down") {
+    auto a = std::make_unique<httpy::app>(httpy::app_options{
+        .handler = {HTTPY_TEST_DATA "/handlers.py", "async_ignores_cancel"},
+        .python = {.handler_timeout = 1000ms}});
+    const auto start = clock_type::now();
+    auto future = call_async(*a, get("/"));
+    const bool arrived = arrives_within(future, 5s);
+    REQUIRE_MESSAGE(arrived, "a coroutine ignoring its cancellation was never answered");
+    const double elapsed = seconds_since(start);
+    CHECK(future.get().resp.status == 504);
+    CHECK(elapsed >= 0.9);
+    CHECK(elapsed < 1.5);
+    const auto stopping = clock_type::now();
+    a.reset(); // the coroutine still runs, swallowing every CancelledError
+    CHECK(seconds_since(stopping) < 2.0);
+}
+
+TEST_CASE("an executor whose event loop a handler keeps blocked is destroyed in bounded time") {
+    auto a = std::make_unique<httpy::app>(httpy::app_options{
+        .handler = {HTTPY_TEST_DATA "/handlers.py", "async_blocks_loop"},
+        .python = {.handler_timeout = 500ms}});
+    auto future = call_async(*a, get("/", {{"seconds", {"6"}}}));
+    REQUIRE(arrives_within(future, 3s));
+    CHECK(future.get().resp.status == 504);
+    const auto stopping = clock_type::now();
+    a.reset(); // the loop is in time.sleep for 5 s more: left running, not joined
+    CHECK(seconds_since(stopping) < 3.0);
+}
+
+TEST_CASE("the first async calls from many threads at once share one event loop") {
+    {
+        py_switch_interval fast(1e-6); // the GIL changes hands at nearly every bytecode
+        auto a = make_app("async_sleepy", {.threads = 8, .blocked_after = 10us});
+        auto results = call_many(a, 64, get("/", {{"seconds", {"0"}}}));
+        for (auto& r : results)
+            CHECK(r.resp.body == "awaited");
+    }
+}
+
+TEST_CASE("cancelling a queued call completes it at once and it never runs") {
+    auto a = make_app("counted", {.threads = 1});
+    auto busy = a.async_request(get("/sleep", {{"seconds", {"0.5"}}}), net::use_future);
+    std::this_thread::sleep_for(100ms); // the only thread is asleep
+    net::io_context ioc;
+    net::cancellation_signal cancel;
+    std::promise<httpy::call_result> done;
+    auto result = done.get_future();
+    clock_type::time_point emitted;
+    net::post(ioc, [&] {
+        a.async_request(get("/counted"),
+                        net::bind_cancellation_slot(
+                            cancel.slot(), net::bind_executor(ioc, [&](boost::system::error_code ec,
+                                                                       httpy::response r) {
+                                done.set_value({ec, std::move(r)});
+                            })));
+        emitted = clock_type::now();
+        cancel.emit(net::cancellation_type::terminal);
+    });
+    ioc.run();
+    REQUIRE(arrives_within(result, 1s));
+    const auto r = result.get();
+    CHECK(r.error == net::error::operation_aborted);
+    CHECK(r.resp.status == 503);
+    CHECK(seconds_since(emitted) < 0.3); // not after the sleeping call
+    CHECK(busy.get().status == 200);
+    CHECK(a.call(get("/count")).resp.body == "0");
+}
+
+TEST_CASE("a running call raced against a timer with || is cancelled within half a second") {
+    using namespace net::experimental::awaitable_operators;
+    auto a = make_app("sleepy", {.threads = 2});
+    net::io_context ioc;
+    std::size_t winner = 0;
+    double elapsed = 0;
+    net::co_spawn(
+        ioc,
+        [&]() -> net::awaitable<void> {
+            net::steady_timer timer(co_await net::this_coro::executor, 200ms);
+            httpy::request req = get("/", {{"seconds", {"3"}}});
+            const auto start = clock_type::now();
+            auto first = co_await (a.async_request(std::move(req), net::as_tuple(net::use_awaitable)) ||
+                                   timer.async_wait(net::as_tuple(net::use_awaitable)));
+            elapsed = seconds_since(start);
+            winner = first.index();
+        },
+        net::detached);
+    ioc.run(); // `||` waits for the cancelled call to complete
+    CHECK(winner == 1); // the timer
+    CHECK(elapsed < 0.5);
+    // The other thread serves meanwhile (time.sleep itself cannot be interrupted: TimeoutError
+    // lands in the handler when it returns).
+    const auto start = clock_type::now();
+    CHECK(a.call(get("/", {{"seconds", {"0"}}})).resp.status == 200);
+    CHECK(seconds_since(start) < 0.5);
+}
+
+TEST_CASE("cancelling a running call interrupts it like its timeout and frees its thread") {
+    auto a = make_app("spin_or_count", {.threads = 1});
+    net::io_context ioc;
+    net::cancellation_signal cancel;
+    std::promise<httpy::call_result> done;
+    auto result = done.get_future();
+    net::steady_timer timer(ioc, 200ms);
+    net::post(ioc, [&] {
+        a.async_request(get("/spin"),
+                        net::bind_cancellation_slot(
+                            cancel.slot(), net::bind_executor(ioc, [&](boost::system::error_code ec,
+                                                                       httpy::response r) {
+                                done.set_value({ec, std::move(r)});
+                            })));
+        timer.async_wait([&](boost::system::error_code) { cancel.emit(net::cancellation_type::partial); });
+    });
+    const auto start = clock_type::now();
+    ioc.run();
+    REQUIRE(arrives_within(result, 2s));
+    const auto r = result.get();
+    CHECK(r.error == net::error::operation_aborted);
+    CHECK(r.resp.status == 503);
+    CHECK(seconds_since(start) < 0.5);
+    // TimeoutError ended the spin: the only thread answers the next call.
+    auto count = a.async_request(get("/count"), net::use_future);
+    REQUIRE(arrives_within(count, 2s));
+    CHECK(count.get().body == "1");
+}
+
+TEST_CASE("cancelling a coroutine through its slot answers 503 at once and cancels its task") {
+    auto a = make_app("async_waits");
+    net::io_context ioc;
+    net::cancellation_signal cancel;
+    std::promise<httpy::call_result> done;
+    auto result = done.get_future();
+    net::steady_timer timer(ioc, 200ms);
+    net::post(ioc, [&] {
+        a.async_request(get("/"), net::bind_cancellation_slot(
+                                      cancel.slot(), net::bind_executor(ioc, [&](boost::system::error_code ec,
+                                                                                 httpy::response r) {
+                                          done.set_value({ec, std::move(r)});
+                                      })));
+        timer.async_wait([&](boost::system::error_code) { cancel.emit(net::cancellation_type::terminal); });
+    });
+    const auto start = clock_type::now();
+    ioc.run();
+    REQUIRE(arrives_within(result, 2s));
+    const auto r = result.get();
+    CHECK(r.error == net::error::operation_aborted);
+    CHECK(r.resp.status == 503);
+    CHECK(seconds_since(start) < 0.5);
+    // The task was cancelled: no coroutine is left on the loop.
+    std::string waiting;
+    for (int i = 0; i < 100 && waiting != "0"; ++i, std::this_thread::sleep_for(10ms))
+        waiting = a.call(get("/active")).resp.body;
+    CHECK(waiting == "0");
 }
