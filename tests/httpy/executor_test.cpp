@@ -635,3 +635,15 @@ TEST_CASE("cancelling a coroutine through its slot answers 503 at once and cance
         waiting = a.call(get("/active")).resp.body;
     CHECK(waiting == "0");
 }
+
+TEST_CASE("a coroutine answered before the blocked loop could start it never runs") {
+    auto a = make_app("async_by_path", {.handler_timeout = 300ms});
+    auto blocking = call_async(a, get("/block", {{"seconds", {"1"}}}));
+    std::this_thread::sleep_for(50ms); // the loop is in time.sleep now
+    auto waiting = call_async(a, get("/wait")); // its start waits behind the sleep
+    REQUIRE(arrives_within(blocking, 2s));
+    REQUIRE(arrives_within(waiting, 2s));
+    CHECK(waiting.get().resp.status == 504);
+    std::this_thread::sleep_for(1200ms); // the loop runs again, and gets to start it
+    CHECK(a.call(get("/active")).resp.body == "0");
+}
