@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <system_error>
+#include <utility>
 
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -21,10 +22,12 @@ namespace py = pybind11;
 namespace net = boost::asio;
 
 // The executor's coroutine support: `async def` handlers run on one asyncio event loop that the
-// executor owns, on a thread of its own. The loop never owns a deadline: the monitor answers
-// every coroutine call at its deadline, whatever the coroutine does, and only then asks the
-// loop (through an eventfd, without the GIL) to cancel its task. The same eventfd carries the
-// monitor's pings, whose answers tell it when a coroutine is blocking the loop.
+// executor owns, on a thread of its own. Everything reaches the loop through one eventfd,
+// written without the GIL and without running Python: coroutines to start (handed over under
+// the mutex, so no TimeoutError can land half-way through a hand-off), tasks to cancel, the
+// monitor's pings and the stop. The loop never owns a deadline: the monitor answers every
+// coroutine call at its deadline, whatever the coroutine does, and only then has its task
+// cancelled; unanswered pings tell it when a coroutine is blocking the loop.
 
 namespace httpy {
 
@@ -105,6 +108,8 @@ class Runner:
         task = self.loop.create_task(Step(awaitable, id, self._mark))
         self.tasks[id] = task
         task.add_done_callback(self._done)
+        if self._stopping:
+            task.cancel()  # before its first step: the coroutine never runs
 
     def _done(self, task):
         id = task.get_coro().id
@@ -118,8 +123,15 @@ class Runner:
             os.read(self._fd, 8)
         except BlockingIOError:
             pass
-        stop, ids = self._woken()
-        for id in ids:
+        stop, starts, cancels = self._woken()
+        for id, awaitable in starts:  # first: a cancel may be for one of them
+            try:
+                self.start(id, awaitable)
+            except BaseException as e:  # its call fails (500) rather than never ending
+                failed = self.loop.create_future()
+                failed.set_exception(e)
+                self._finished(id, failed)
+        for id in cancels:
             task = self.tasks.get(id)
             if task is not None:
                 task.cancel()
@@ -152,14 +164,12 @@ void executor::state::start_event_loop() {
         py::cpp_function([weak]() -> py::tuple {
             if (auto s = weak.lock())
                 return s->loop_woken();
-            return py::make_tuple(true, py::list());
+            return py::make_tuple(true, py::list(), py::list());
         }),
         py::cpp_function([weak](std::uint64_t id, py::handle task) {
             if (auto s = weak.lock())
                 s->coroutine_finished(id, task);
         }));
-    start_on_loop = runner.attr("start");
-    call_soon_threadsafe = runner.attr("loop").attr("call_soon_threadsafe");
     loop_thread = std::thread([self = shared_from_this()] { self->run_event_loop(); });
 }
 
@@ -192,13 +202,13 @@ void executor::state::run_event_loop() {
 
 // Requires: GIL held.
 void executor::state::start_coroutine(const call_ptr& call, py::object awaitable) {
-    if (!call_soon_threadsafe)
+    if (!runner)
         throw std::logic_error("the executor has no event loop");
-    std::uint64_t id = 0;
     {
         std::lock_guard lock(mu);
-        id = next_coroutine_id++;
+        const std::uint64_t id = next_coroutine_id++;
         coroutines.emplace(id, detail::coroutine_call{call});
+        to_start.emplace_back(id, std::move(awaitable));
         call->phase = detail::call_phase::awaiting;
         // The monitor now pings the loop and owns the deadline.
         auto due = clock::now() + detail::loop_ping_interval;
@@ -207,14 +217,7 @@ void executor::state::start_coroutine(const call_ptr& call, py::object awaitable
         if (due < monitor_wakes_at)
             monitor_wake.notify_one();
     }
-    try {
-        call_soon_threadsafe(start_on_loop, id, std::move(awaitable));
-    } catch (...) {
-        std::lock_guard lock(mu);
-        coroutines.erase(id);
-        call->phase = detail::call_phase::running;
-        throw;
-    }
+    wake_loop();
 }
 
 // Requires: GIL held; on the loop's thread (the task's done-callback).
@@ -268,9 +271,10 @@ outcome executor::state::coroutine_outcome(const pending_call& call, py::handle 
 }
 
 // Requires: GIL held; on the loop's thread, woken through the eventfd. Answers the monitor's
-// ping and hands over the tasks to cancel: (stop?, [ids]).
+// ping and hands over what to do: (stop?, [(id, awaitable) to start], [ids to cancel]).
 py::tuple executor::state::loop_woken() {
-    std::vector<std::uint64_t> ids;
+    std::vector<std::pair<std::uint64_t, py::object>> starts;
+    std::vector<std::uint64_t> cancels;
     bool stop = false;
     {
         std::lock_guard lock(mu);
@@ -282,13 +286,20 @@ py::tuple executor::state::loop_woken() {
                 monitor_wake.notify_one(); // to log that the stall is over
             }
         }
-        ids.swap(to_cancel);
+        starts.swap(to_start);
+        // Only calls still here: one whose task has finished meanwhile has nothing to cancel.
+        for (auto id : std::exchange(to_cancel, {}))
+            if (coroutines.contains(id))
+                cancels.push_back(id);
         stop = loop_stop_requested;
     }
-    py::list cancel;
-    for (auto id : ids)
-        cancel.append(id);
-    return py::make_tuple(stop, cancel);
+    py::list start_list;
+    for (auto& [id, awaitable] : starts)
+        start_list.append(py::make_tuple(id, std::move(awaitable)));
+    py::list cancel_list;
+    for (auto id : cancels)
+        cancel_list.append(id);
+    return py::make_tuple(stop, start_list, cancel_list);
 }
 
 void executor::state::wake_loop() const noexcept {
@@ -407,9 +418,13 @@ bool executor::state::stop_event_loop() {
 // Takes the GIL to drop every Python reference the executor holds.
 void executor::state::drop_python_objects() noexcept {
     py::gil_scoped_acquire gil; // re-entrant: the loop's thread calls this holding it
+    std::vector<std::pair<std::uint64_t, py::object>> never_started;
+    {
+        std::lock_guard lock(mu);
+        never_started.swap(to_start);
+    }
+    never_started.clear();
     handler = py::object();
-    start_on_loop = py::object();
-    call_soon_threadsafe = py::object();
     runner = py::object();
 }
 

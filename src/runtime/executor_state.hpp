@@ -192,9 +192,9 @@ struct executor::state : std::enable_shared_from_this<executor::state> {
     // Python objects: touched only with the GIL held.
     pybind11::object handler;
     std::string handler_name = "go_request";
-    pybind11::object runner;    // the event loop's Python side
-    pybind11::object start_on_loop; // runner.start, posted with call_soon_threadsafe
-    pybind11::object call_soon_threadsafe;
+    pybind11::object runner; // the event loop's Python side
+    // Coroutines for the loop to start; guarded by mu too (moved in and out, never copied).
+    std::vector<std::pair<std::uint64_t, pybind11::object>> to_start;
 
     bool thread_may_take(clock::time_point now) const;
     bool all_running_blocked(clock::time_point now) const;

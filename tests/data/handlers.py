@@ -211,3 +211,19 @@ async def async_waits(method, path, params, query, headers, body):
         await asyncio.sleep(3600)
     finally:
         waiting -= 1
+
+
+async def async_by_path(method, path, params, query, headers, body):
+    """`/block` blocks the event loop (time.sleep); `/wait` awaits for an hour, counted in
+    `waiting` while it does; `/active` answers that count."""
+    global waiting
+    if path == "/block":
+        time.sleep(float(query["seconds"][0]))
+        return 200, "blocked", None
+    if path == "/active":
+        return 200, str(waiting), None
+    waiting += 1
+    try:
+        await asyncio.sleep(3600)
+    finally:
+        waiting -= 1

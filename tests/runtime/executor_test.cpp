@@ -512,8 +512,8 @@ TEST_CASE("an executor whose event loop a handler keeps blocked is destroyed in 
 }
 
 TEST_CASE("the first async calls from many threads at once share one event loop") {
-    {
-        py_switch_interval fast(1e-6); // the GIL changes hands at nearly every bytecode
+    py_switch_interval fast(1e-6); // the GIL changes hands at nearly every bytecode
+    for (int round = 0; round < 10; ++round) { // a fresh executor, and first calls, each time
         auto a = make_app("async_sleepy", {.threads = 8, .blocked_after = 10us});
         auto results = call_many(a, 64, get("/", {{"seconds", {"0"}}}));
         for (auto& r : results)
@@ -634,4 +634,16 @@ TEST_CASE("cancelling a coroutine through its slot answers 503 at once and cance
     for (int i = 0; i < 100 && waiting != "0"; ++i, std::this_thread::sleep_for(10ms))
         waiting = a.call(get("/active")).resp.body;
     CHECK(waiting == "0");
+}
+
+TEST_CASE("a coroutine answered before the blocked loop could start it never runs") {
+    auto a = make_app("async_by_path", {.handler_timeout = 300ms});
+    auto blocking = call_async(a, get("/block", {{"seconds", {"1"}}}));
+    std::this_thread::sleep_for(50ms); // the loop is in time.sleep now
+    auto waiting = call_async(a, get("/wait")); // its start waits behind the sleep
+    REQUIRE(arrives_within(blocking, 2s));
+    REQUIRE(arrives_within(waiting, 2s));
+    CHECK(waiting.get().resp.status == 504);
+    std::this_thread::sleep_for(1200ms); // the loop runs again, and gets to start it
+    CHECK(a.call(get("/active")).resp.body == "0");
 }
