@@ -30,10 +30,11 @@ namespace http = beast::http;
 using tcp = net::ip::tcp;
 constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
 
-// The one call into Python. Every outcome is a response to send (500, 503, 504 on failure).
+// The one call into Python. Every outcome is a response to send (500, 503, 504 on failure,
+// with the reason in `error`); none throws.
 net::awaitable<httpy::response> ask_python(httpy::app& app, httpy::request req) {
-    auto [ec, resp] = co_await app.async_request(std::move(req), use_tuple);
-    co_return std::move(resp);
+    httpy::call_result r = co_await app.async_request(std::move(req), net::use_awaitable);
+    co_return std::move(r.resp);
 }
 
 // Routing stays the application's: Python for /python, C++ for /native.

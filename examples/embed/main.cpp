@@ -25,8 +25,8 @@ int main(int argc, char** argv) {
 
     // The worker's own routes, then /python and /native to compare.
     httpy::router routes;
-    routes.add(app.routes(), app);
-    routes.add(httpy::method::get, "/python", httpy::python_handler{&app});
+    routes.add(app.routes(), app.handler());
+    routes.add(httpy::method::get, "/python", app.handler());
     std::atomic<long> requests{0};
     routes.get("/native", [&requests](const httpy::request&) {
         httpy::response r{200, "request #" + std::to_string(++requests), {}};

@@ -1,12 +1,14 @@
 #pragma once
 
+#include "httpy/async_handler.hpp"
+#include "httpy/call_result.hpp"
 #include "httpy/executor.hpp"
 #include "httpy/python_function.hpp"
 #include "httpy/request.hpp"
 #include "httpy/response.hpp"
 #include "httpy/route_table.hpp"
 
-#include <boost/system/error_code.hpp>
+#include <boost/asio/async_result.hpp>
 
 #include <memory>
 #include <optional>
@@ -26,14 +28,10 @@ struct app_options {
     executor_options python;
 };
 
-/// The result of a blocking call: the response, and why it is not the handler's own.
-struct call_result {
-    boost::system::error_code error;
-    response resp;
-};
-
 /// A Python application: imports the handler's module (its folder goes first on `sys.path`),
-/// runs the init function once, and calls the handler for requests on its own `executor`.
+/// runs the init function once, and calls the handler for requests on its own `executor`. The
+/// app owns the Python side of a call (the handler, the request and response conversions); the
+/// executor decides where and when it runs.
 ///
 /// Requires: an `interpreter` outlives the app.
 class app {
@@ -54,15 +52,42 @@ public:
     /// True when an init function ran.
     bool has_init() const noexcept;
 
-    /// Calls the request handler with `req` (see `executor::async_call`). Thread-safe.
+    /// Calls the request handler with `req`; completes with `call_signature`, `void(call_result)`:
+    /// the response for every outcome, with the reason it is not the handler's own in
+    /// `call_result::error` (`call_error`, or `operation_aborted` for a cancelled call), never
+    /// an exception. So `co_await app.async_request(req, use_awaitable)` yields a `call_result`,
+    /// `use_future` gives a `std::future<call_result>`, a callback gets the `call_result`.
+    /// The completion runs on its associated executor (the coroutine's own with
+    /// `use_awaitable`), never inside this function; until then the call counts as work there.
+    ///
     /// From a thread that is not an `executor::io_thread` of this app (any thread of your own
     /// io_context), the handler runs on one of the executor's Python threads, so one that
-    /// blocks never stalls the caller; the completion runs on the token's associated executor
-    /// (the coroutine's own with `use_awaitable`).
+    /// blocks never stalls the caller; from an IO thread of this app it runs on the IO threads.
+    ///
+    /// Per-operation cancellation: when the completion has a cancellation slot bound
+    /// (`bind_cancellation_slot`, or an awaitable operator such as `||`), emitting terminal,
+    /// partial or total cancellation before a thread has taken the call means it never runs;
+    /// terminal or partial cancellation of a running call interrupts it like its timeout
+    /// (TimeoutError raised in a synchronous handler, an `async def` one's task cancelled). Either
+    /// way it completes at once with `boost::asio::error::operation_aborted` and a 503 response.
+    /// Emit on the completion's executor, as Asio requires.
+    /// Thread-safe.
     template <class CompletionToken>
     auto async_request(request req, CompletionToken&& token) {
-        return python().async_call(std::move(req), std::forward<CompletionToken>(token));
+        // The request travels inside the initiation, which every token stores by value (a
+        // deferred token such as use_awaitable runs it after this function has returned).
+        return boost::asio::async_initiate<CompletionToken, call_signature>(
+            [this, r = std::move(req)](auto done) mutable {
+                submit(std::move(r), call_completion(std::move(done)));
+            },
+            token);
     }
+
+    /// The route handler that sends requests to this app, for a router:
+    /// `routes.add(app.routes(), app.handler())`, `routes.add(method::get, "/python",
+    /// app.handler())`, `routes.fallback(app.handler())`. It calls `async_request`.
+    /// Requires: the app outlives every copy (the router holding it).
+    async_handler handler();
 
     /// Calls the request handler with `req` and waits for its answer: the one blocking call,
     /// e.g. `call({"GET", "/ping"})`. Thread-safe. Never throws for what the handler does. On an
@@ -72,10 +97,13 @@ public:
     /// runs on one.
     call_result call(httpy::request req);
 
-    /// The executor the app runs on.
+    /// The executor the app runs on: for `io_pool` (`io_pool(ioc, n, &app.python())`), to stop
+    /// it, or to read its options.
     executor& python() noexcept;
 
 private:
+    void submit(request req, call_completion done);
+
     struct state;
     std::unique_ptr<state> state_;
 };

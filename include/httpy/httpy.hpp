@@ -4,7 +4,9 @@
 /// Boost.Beast's HTTP message types, is left out: include it where it is used.
 
 #include "httpy/app.hpp"
+#include "httpy/async_handler.hpp"
 #include "httpy/call_error.hpp"
+#include "httpy/call_result.hpp"
 #include "httpy/config_error.hpp"
 #include "httpy/executor.hpp"
 #include "httpy/fields.hpp"

@@ -1,5 +1,6 @@
 #pragma once
 
+#include "httpy/async_handler.hpp"
 #include "httpy/request.hpp"
 #include "httpy/response.hpp"
 
@@ -8,19 +9,11 @@
 
 namespace httpy {
 
-class app;
-
 /// A C++ handler, called on the connection's thread; it must not block.
 using native_handler = std::function<response(const request&)>;
 
-/// A route answered by the Python application's request handler.
-struct python_handler {
-    app* application = nullptr;
-
-    friend bool operator==(const python_handler&, const python_handler&) = default;
-};
-
-/// What a matched route runs.
-using route_handler = std::variant<native_handler, python_handler>;
+/// What a matched route runs: a native handler, answered inline, or an asynchronous one (a
+/// Python application's, `app::handler()`), whose call completes with a `call_result`.
+using route_handler = std::variant<native_handler, async_handler>;
 
 } // namespace httpy

@@ -45,22 +45,32 @@ public:
     /// (a different parameter name at the same position, a catch-all beside another).
     void add(method m, std::string_view pattern, route_handler handler);
 
-    /// Registers every route of `routes`, each dispatched to `application`'s request handler.
+    /// Registers every route of `routes` (each of its methods on its pattern) with a copy of
+    /// `handler`: `add(app.routes(), app.handler())` sends them to that Python application.
     /// Throws: config_error as `add`.
-    void add(const route_table& routes, app& application);
+    void add(const route_table& routes, const route_handler& handler);
 
-    void get(std::string_view pattern, native_handler h) { add(method::get, pattern, std::move(h)); }
-    void post(std::string_view pattern, native_handler h) { add(method::post, pattern, std::move(h)); }
-    void put(std::string_view pattern, native_handler h) { add(method::put, pattern, std::move(h)); }
-    void patch(std::string_view pattern, native_handler h) { add(method::patch, pattern, std::move(h)); }
-    void del(std::string_view pattern, native_handler h) { add(method::delete_, pattern, std::move(h)); }
+    /// `add` for one method: `get("/native", [](const request&) { ... })`,
+    /// `post("/python", app.handler())`.
+    void get(std::string_view pattern, route_handler h) { add(method::get, pattern, std::move(h)); }
+    void post(std::string_view pattern, route_handler h) {
+        add(method::post, pattern, std::move(h));
+    }
+    void put(std::string_view pattern, route_handler h) { add(method::put, pattern, std::move(h)); }
+    void patch(std::string_view pattern, route_handler h) {
+        add(method::patch, pattern, std::move(h));
+    }
+    void del(std::string_view pattern, route_handler h) {
+        add(method::delete_, pattern, std::move(h));
+    }
 
     /// Routes a request. `method_name` is the method as sent (an unknown method never matches,
     /// giving 405 when the path exists); `path` is the decoded path.
     route_match match(std::string_view method_name, std::string_view path) const;
 
     /// Answers every request no route matches (instead of 404 or 405), with no params: how an
-    /// application without routes sends every method and path to one handler.
+    /// application without routes sends every method and path to one handler, e.g.
+    /// `fallback(app.handler())`.
     void fallback(route_handler handler);
 
 private:

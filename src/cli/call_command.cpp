@@ -91,7 +91,7 @@ std::optional<response> route(app& application, request& req) {
     if (!application.has_init())
         return std::nullopt;
     router routes;
-    routes.add(application.routes(), application);
+    routes.add(application.routes(), application.handler());
     route_match match = routes.match(req.method, req.path);
     if (match.status == 404)
         return status_response(404);

@@ -49,9 +49,9 @@ app_options make_app_options(const serve_options& options) {
 router make_router(app& application) {
     router routes;
     if (application.has_init())
-        routes.add(application.routes(), application);
+        routes.add(application.routes(), application.handler());
     else
-        routes.fallback(python_handler{&application});
+        routes.fallback(application.handler());
     return routes;
 }
 

@@ -105,7 +105,7 @@ route_table route_table::parse(const raw_routes& raw) {
     router trial;
     for (const auto& r : table.routes_)
         for (auto m : r.methods)
-            trial.add(m, r.pattern, python_handler{});
+            trial.add(m, r.pattern, native_handler{});
     return table;
 }
 

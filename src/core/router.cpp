@@ -216,10 +216,10 @@ void router::add(method m, std::string_view pattern, route_handler handler) {
     insert(*root_, pattern).handlers[index_of(m)] = std::move(handler);
 }
 
-void router::add(const route_table& routes, app& application) {
+void router::add(const route_table& routes, const route_handler& handler) {
     for (const auto& r : routes.routes())
         for (auto m : r.methods)
-            add(m, r.pattern, python_handler{&application});
+            add(m, r.pattern, handler);
 }
 
 route_match router::match(std::string_view method_name, std::string_view path) const {

@@ -3,10 +3,13 @@
 #include "httpy/app.hpp"
 
 #include "httpy/config_error.hpp"
+#include "runtime/executor_state.hpp"
 #include "runtime/module_import.hpp"
+#include "runtime/python_call.hpp"
 #include "runtime/python_error.hpp"
-#include "runtime/request_handler.hpp"
 #include "marshal/conversion_error.hpp"
+#include "marshal/request_to_python.hpp"
+#include "marshal/response_from_python.hpp"
 #include "marshal/routes_from_python.hpp"
 
 #include <future>
@@ -16,13 +19,63 @@ namespace py = pybind11;
 
 namespace httpy {
 
+namespace {
+
+// What every call of one app needs: shared with the calls, so that one the executor still
+// holds (a coroutine on an event loop left running at shutdown) never points at a freed app.
+struct handler_info {
+    py::handle function; // the reference is the executor's (see executor::state::keep)
+    std::string name;    // e.g. "go_request", in log lines and conversion messages
+    marshal::body_type body = marshal::body_type::str;
+    std::size_t max_response_bytes = 0;
+};
+
+// True when a handler's result is to be awaited (a coroutine or anything with __await__); a
+// tuple or list never is. Requires: GIL held.
+bool is_awaitable(py::handle result) {
+    if (PyTuple_CheckExact(result.ptr()) || PyList_CheckExact(result.ptr()))
+        return false;
+    return PyCoro_CheckExact(result.ptr()) || py::hasattr(result, "__await__");
+}
+
+// One request through the handler: request in, response (or an awaitable) out.
+class request_call final : public detail::python_call {
+public:
+    request_call(std::shared_ptr<const handler_info> info, request req, call_completion done)
+        : python_call(std::move(done)), info_(std::move(info)), req_(std::move(req)) {}
+
+    detail::run_result run() override {
+        py::object result = marshal::call_handler(info_->function, req_, info_->body);
+        if (is_awaitable(result))
+            return detail::awaitable_result{std::move(result)};
+        return resume(result);
+    }
+
+    response resume(py::handle result) override {
+        return marshal::response_from_python(result, info_->name, info_->max_response_bytes);
+    }
+
+    std::string describe() const override {
+        return info_->name + " " + req_.method + " " + req_.path;
+    }
+
+private:
+    std::shared_ptr<const handler_info> info_;
+    request req_;
+};
+
+} // namespace
+
 struct app::state {
-    explicit state(app_options o) : options(std::move(o)), python(options.python) {}
+    explicit state(app_options o)
+        : options(std::move(o)), pool(executor::state::start(options.python)), python(pool) {}
 
     app_options options;
     raw_routes raw;
     route_table routes;
     bool has_init = false;
+    std::shared_ptr<const handler_info> handler;
+    std::shared_ptr<executor::state> pool;
     executor python; // last: stopped first, while the rest is still there
 
     void load();
@@ -52,7 +105,13 @@ void app::state::load() {
         return fn;
     };
 
-    detail::set_request_handler(python, function_of(options.handler), options.handler.function);
+    py::object function = function_of(options.handler);
+    handler = std::make_shared<const handler_info>(handler_info{
+        function, options.handler.function,
+        options.python.body_as_bytes ? marshal::body_type::bytes : marshal::body_type::str,
+        options.python.max_response_bytes});
+    pool->keep(std::move(function));
+    pool->start_event_loop(); // now, once: never raced for by the first coroutines
     if (!options.init)
         return;
     py::object init = function_of(*options.init);
@@ -72,7 +131,8 @@ void app::state::load() {
 }
 
 app::app(app_options options) : state_(std::make_unique<state>(std::move(options))) {
-    state_->python.run([this] { state_->load(); });
+    py::gil_scoped_acquire gil;
+    state_->load();
 }
 
 app::~app() = default;
@@ -82,15 +142,23 @@ const route_table& app::routes() const noexcept { return state_->routes; }
 bool app::has_init() const noexcept { return state_->has_init; }
 executor& app::python() noexcept { return state_->python; }
 
+void app::submit(request req, call_completion done) {
+    state_->pool->submit(
+        std::make_shared<request_call>(state_->handler, std::move(req), std::move(done)));
+}
+
+async_handler app::handler() {
+    return [this](request req, call_completion done) { submit(std::move(req), std::move(done)); };
+}
+
 call_result app::call(httpy::request req) {
     std::promise<call_result> promise;
     auto future = promise.get_future();
     // From an IO thread of the executor it runs here: posted to this thread, it would wait for
     // the very thread that waits for it.
-    detail::call_blocking(python(), std::move(req),
-                          call_handler([&promise](boost::system::error_code ec, response r) {
-                              promise.set_value({ec, std::move(r)});
-                          }));
+    state_->pool->call_blocking(std::make_shared<request_call>(
+        state_->handler, std::move(req),
+        call_completion([&promise](call_result r) { promise.set_value(std::move(r)); })));
     return future.get();
 }
 

@@ -5,7 +5,6 @@
 
 #include "runtime/python_error.hpp"
 #include "runtime/python_threads.hpp"
-#include "marshal/response_from_python.hpp"
 
 #include <boost/asio/error.hpp>
 #include <spdlog/spdlog.h>
@@ -144,7 +143,7 @@ class Runner:
 
 } // namespace
 
-// Requires: GIL held. Once, when the handler is set: the loop and its thread exist before any
+// Requires: GIL held. Once, when the app is loaded: the loop and its thread exist before any
 // call can need them.
 void executor::state::start_event_loop() {
     if (runner)
@@ -241,13 +240,13 @@ void executor::state::coroutine_finished(std::uint64_t id, py::handle task) {
 }
 
 // Requires: GIL held.
-outcome executor::state::coroutine_outcome(const pending_call& call, py::handle task) {
+outcome executor::state::coroutine_outcome(python_call& call, py::handle task) {
     // Answered already (its deadline, its caller's cancellation, shutdown): only how it ended is
     // news, unless it ended by the cancellation that followed.
     auto late = [&](const std::string& how) {
         failure f(call_error::timed_out);
         if (!how.empty())
-            f.log = {spdlog::level::warn, describe(call) + ": coroutine " + how +
+            f.log = {spdlog::level::warn, call.describe() + ": coroutine " + how +
                                               " after its call was answered (it ignored "
                                               "cancellation or blocked the event loop)"};
         return f;
@@ -256,7 +255,7 @@ outcome executor::state::coroutine_outcome(const pending_call& call, py::handle 
         py::object result = task.attr("result")();
         if (call.completed)
             return late("returned");
-        return marshal::response_from_python(result, handler_name, options.max_response_bytes);
+        return call.resume(result);
     } catch (py::error_already_set& e) {
         if (call.completed)
             return late(e.matches(py::module_::import("asyncio").attr("CancelledError"))
@@ -312,7 +311,7 @@ std::string executor::state::loop_culprit() const {
     auto it = coroutines.find(stepping.load(std::memory_order_relaxed));
     if (it == coroutines.end())
         return "the asyncio event loop (outside any handler's coroutine)";
-    return describe(*it->second.call);
+    return it->second.call->describe();
 }
 
 // Requires: mu held. The monitor's part for coroutines: answers those past their deadline or
@@ -386,9 +385,17 @@ void executor::state::abandon_coroutines() {
     }
     lock.unlock();
     for (const auto& call : left) {
-        spdlog::warn("{}: coroutine still running at shutdown; answering 503", describe(*call));
+        spdlog::warn("{}: coroutine still running at shutdown; answering 503", call->describe());
         fail(*call, call_error::stopped);
     }
+}
+
+// Drops the coroutines of a loop left running (all answered by now), so that when it comes back
+// their calls are not touched: whoever made them may be gone.
+void executor::state::forget_coroutines() {
+    std::map<std::uint64_t, detail::coroutine_call> forgotten;
+    std::lock_guard lock(mu);
+    forgotten.swap(coroutines);
 }
 
 // Requires: GIL not held. Asks the loop to cancel its tasks and stop, and waits a bounded time
@@ -424,7 +431,7 @@ void executor::state::drop_python_objects() noexcept {
         never_started.swap(to_start);
     }
     never_started.clear();
-    handler = py::object();
+    kept.clear();
     runner = py::object();
 }
 

@@ -4,10 +4,7 @@
 
 #include "runtime/executor_state.hpp"
 #include "runtime/python_error.hpp"
-#include "runtime/request_handler.hpp"
 #include "httpy/status.hpp"
-#include "marshal/request_to_python.hpp"
-#include "marshal/response_from_python.hpp"
 
 #include <boost/asio/associated_cancellation_slot.hpp>
 #include <boost/asio/defer.hpp>
@@ -44,7 +41,7 @@ void log_line::write() const {
 
 // Delivers the outcome on the completion's associated executor. `immediate` is for the caller's
 // own thread, where the completion must not run inline.
-void complete(pending_call& call, boost::system::error_code ec, response r, bool immediate) {
+void complete(python_call& call, boost::system::error_code ec, response r, bool immediate) {
     if (call.completed.exchange(true))
         return;
     auto work = std::move(call.work);
@@ -52,7 +49,7 @@ void complete(pending_call& call, boost::system::error_code ec, response r, bool
                    clear = call.cancellable]() mutable {
         if (clear) // on the completion's executor, where its caller emits cancellation
             net::get_associated_cancellation_slot(h).clear();
-        std::move(h)(ec, std::move(r));
+        std::move(h)(call_result{ec, std::move(r)});
     };
     if (immediate)
         net::execution::execute(net::prefer(work, net::execution::blocking.never), std::move(invoke));
@@ -60,14 +57,14 @@ void complete(pending_call& call, boost::system::error_code ec, response r, bool
         net::execution::execute(net::prefer(work, net::execution::blocking.possibly), std::move(invoke));
 }
 
-void fail(pending_call& call, failure f, bool immediate) {
+void fail(python_call& call, failure f, bool immediate) {
     response r = error_response(f.error);
     if (!f.detail.empty())
         r.body += "\n" + f.detail; // status_response's text/plain body, then the cause
     complete(call, f.error, std::move(r), immediate);
 }
 
-void deliver(pending_call& call, outcome result) {
+void deliver(python_call& call, outcome result) {
     if (auto* r = std::get_if<response>(&result)) {
         complete(call, {}, std::move(*r));
     } else if (auto* f = std::get_if<failure>(&result)) {
@@ -76,19 +73,12 @@ void deliver(pending_call& call, outcome result) {
     }
 }
 
-bool is_awaitable(py::handle result) {
-    if (PyTuple_CheckExact(result.ptr()) || PyList_CheckExact(result.ptr()))
-        return false;
-    return PyCoro_CheckExact(result.ptr()) || py::hasattr(result, "__await__");
-}
-
 } // namespace detail
 
 using detail::call_phase;
 using detail::deferred;
 using detail::deliver;
 using detail::fail;
-using detail::is_awaitable;
 using detail::overdue_call;
 
 // The IO thread the calling thread is, if any.
@@ -121,22 +111,20 @@ bool executor::state::thread_may_take(clock::time_point now) const {
     return running < options.threads && all_running_blocked(now);
 }
 
-// The call for one submission; with a cancellation slot bound to the completion, connected to
-// `cancel`. Nothing more (no allocation, no lock) when none is.
-call_ptr executor::state::make_call(request req, call_handler completion) {
-    auto call = std::make_shared<pending_call>(std::move(req), std::move(completion));
+// With a cancellation slot bound to the completion, connects it to `cancel`. Nothing more (no
+// allocation, no lock) when none is.
+void executor::state::connect_cancellation(const call_ptr& call) {
     auto cancellation = net::get_associated_cancellation_slot(call->handler);
     if (!cancellation.is_connected())
-        return call;
+        return;
     call->cancellable = true;
-    cancellation.assign([self = weak_from_this(), weak = std::weak_ptr<pending_call>(call)](
+    cancellation.assign([self = weak_from_this(), weak = std::weak_ptr<python_call>(call)](
                             net::cancellation_type type) {
         auto st = self.lock();
         auto c = weak.lock();
         if (st && c)
             st->cancel(c, type);
     });
-    return call;
 }
 
 // The caller's cancellation: a call no thread has taken never runs and completes now; a running
@@ -302,8 +290,8 @@ call_ptr executor::state::next_inline_call(slot& s) {
 bool executor::state::enqueue(call_ptr call, std::unique_lock<std::mutex>& lock) {
     if (queue.size() >= options.queue_limit) {
         lock.unlock();
-        spdlog::warn("{} {}: Python work queue full ({} calls waiting); answering 503",
-                     call->req.method, call->req.path, options.queue_limit);
+        spdlog::warn("{}: Python work queue full ({} calls waiting); answering 503",
+                     call->describe(), options.queue_limit);
         return false;
     }
     queue.push_back(std::move(call));
@@ -315,24 +303,18 @@ bool executor::state::enqueue(call_ptr call, std::unique_lock<std::mutex>& lock)
     return true;
 }
 
-std::string executor::state::describe(const pending_call& call) const {
-    return handler_name + " " + call.req.method + " " + call.req.path;
-}
-
 // Requires: GIL held. Whatever must be logged travels in the failure, written once it is released.
 outcome executor::state::call_python(const call_ptr& call) {
-    const auto body = options.body_as_bytes ? marshal::body_type::bytes : marshal::body_type::str;
     try {
-        py::object result = marshal::call_handler(handler, call->req, body);
-        if (is_awaitable(result)) {
-            start_coroutine(call, std::move(result));
-            return deferred{};
-        }
-        return marshal::response_from_python(result, handler_name, options.max_response_bytes);
+        detail::run_result result = call->run();
+        if (auto* r = std::get_if<response>(&result))
+            return std::move(*r);
+        start_coroutine(call, std::move(std::get<detail::awaitable_result>(result).awaitable));
+        return deferred{};
     } catch (py::error_already_set& e) {
         if (call->completed) {
             failure late(call_error::timed_out);
-            late.log = {spdlog::level::warn, describe(*call) +
+            late.log = {spdlog::level::warn, call->describe() +
                                                  ": handler stopped after its call was answered: " +
                                                  detail::describe(e)};
             return late;
@@ -344,9 +326,9 @@ outcome executor::state::call_python(const call_ptr& call) {
 }
 
 // Why the call failed, for the log; the cause reaches the client only with `expose_errors`.
-failure executor::state::handler_failed(const pending_call& call, std::string cause) const {
+failure executor::state::handler_failed(const python_call& call, std::string cause) const {
     failure f(call_error::handler_failed, options.expose_errors ? cause : std::string());
-    f.log = {spdlog::level::err, describe(call) + ": " + cause};
+    f.log = {spdlog::level::err, call.describe() + ": " + cause};
     return f;
 }
 
@@ -446,9 +428,9 @@ void executor::state::answer_overdue(const overdue_call& o) {
     const bool cancelled = o.why == net::error::operation_aborted;
     const char* next = o.running_in ? "raising TimeoutError in it" : "cancelling its coroutine";
     if (cancelled)
-        spdlog::warn("{}: cancelled by its caller; answering 503 and {}", describe(*o.call), next);
+        spdlog::warn("{}: cancelled by its caller; answering 503 and {}", o.call->describe(), next);
     else
-        spdlog::warn("{}: {} timed out after {} ms; answering 504 and {}", describe(*o.call),
+        spdlog::warn("{}: {} timed out after {} ms; answering 504 and {}", o.call->describe(),
                      o.running_in ? "handler" : "coroutine", options.handler_timeout.count(), next);
     fail(*o.call, o.why);
 }
@@ -485,56 +467,75 @@ void executor::state::interrupt(slot& s, const call_ptr& call) {
         PyThreadState_SetAsyncExc(s.python_id, PyExc_TimeoutError);
 }
 
-executor::executor(executor_options options) : state_(std::make_shared<state>(options)) {
-    state_->options.threads = std::max<std::size_t>(state_->options.threads, 1);
-    state_->options.queue_limit = std::max<std::size_t>(state_->options.queue_limit, 1);
-    for (std::size_t i = 0; i < state_->options.threads; ++i) {
-        slot& s = state_->slots.emplace_back();
-        state_->threads.emplace_back([st = state_.get(), &s] { st->run_worker(s); });
+std::shared_ptr<executor::state> executor::state::start(executor_options options) {
+    auto pool = std::make_shared<state>(options);
+    pool->options.threads = std::max<std::size_t>(pool->options.threads, 1);
+    pool->options.queue_limit = std::max<std::size_t>(pool->options.queue_limit, 1);
+    for (std::size_t i = 0; i < pool->options.threads; ++i) {
+        slot& s = pool->slots.emplace_back();
+        pool->threads.emplace_back([st = pool.get(), &s] { st->run_worker(s); });
     }
-    state_->monitor = std::thread([s = state_.get()] { s->run_monitor(); });
-    state_->interrupter = std::thread([s = state_.get()] { s->run_interrupter(); });
+    pool->monitor = std::thread([st = pool.get()] { st->run_monitor(); });
+    pool->interrupter = std::thread([st = pool.get()] { st->run_interrupter(); });
+    return pool;
 }
 
-executor::~executor() {
-    stop();
-    for (auto& t : state_->threads)
+void executor::state::shut_down() noexcept {
+    {
+        std::lock_guard lock(mu);
+        stopping = true;
+        work_ready.notify_all();
+    }
+    for (auto& t : threads)
         t.join();
-    state_->abandon_coroutines(); // the monitor still answers their deadlines meanwhile
-    const bool loop_back = state_->stop_event_loop();
+    abandon_coroutines(); // the monitor still answers their deadlines meanwhile
+    const bool loop_back = stop_event_loop();
     {
-        std::lock_guard lock(state_->mu);
-        state_->monitor_exit = true;
-        state_->monitor_wake.notify_one();
+        std::lock_guard lock(mu);
+        monitor_exit = true;
+        monitor_wake.notify_one();
     }
-    state_->monitor.join();
+    monitor.join();
     {
-        std::lock_guard lock(state_->mu);
-        state_->interrupter_exit = true;
-        state_->interrupt_ready.notify_one();
+        std::lock_guard lock(mu);
+        interrupter_exit = true;
+        interrupt_ready.notify_one();
     }
-    state_->interrupter.join();
+    interrupter.join();
     if (loop_back) // else the loop's thread drops them when (if ever) it comes back
-        state_->drop_python_objects();
+        drop_python_objects();
+    else
+        forget_coroutines(); // answered: what they were made by may go now
 }
 
-void executor::run(const std::function<void()>& setup) {
-    py::gil_scoped_acquire gil;
-    setup();
-}
-
-void executor::submit(request req, call_handler handler) {
-    auto call = state_->make_call(std::move(req), std::move(handler));
+void executor::state::submit(call_ptr call) {
+    connect_cancellation(call);
     auto* io = current_io_thread;
-    if (io && io->owner == state_.get()) {
+    if (io && io->owner == this) {
         // Run it on this pool, outside the caller's strand: a timeout can then answer on the
         // strand while the handler still holds its thread. Deferred, not posted: it stays on
         // this thread's own queue instead of waking another IO thread to take it.
-        boost::asio::defer(io->io, [s = state_, call = std::move(call)] { s->run_inline(call); });
+        boost::asio::defer(io->io, [s = shared_from_this(), call = std::move(call)] {
+            s->run_inline(call);
+        });
         return;
     }
-    state_->submit_queued(std::move(call));
+    submit_queued(std::move(call));
 }
+
+void executor::state::call_blocking(call_ptr call) {
+    connect_cancellation(call);
+    auto* io = current_io_thread;
+    if (io && io->owner == this)
+        return run_in_place(call);
+    submit_queued(std::move(call));
+}
+
+void executor::state::keep(py::object object) { kept.push_back(std::move(object)); }
+
+executor::executor(std::shared_ptr<state> pool) noexcept : state_(std::move(pool)) {}
+
+executor::~executor() { state_->shut_down(); }
 
 void executor::stop() noexcept {
     std::lock_guard lock(state_->mu);
@@ -579,20 +580,6 @@ executor::io_thread::~io_thread() {
     PyEval_RestoreThread(state_->python);
     PyThreadState_Clear(state_->python);
     PyThreadState_DeleteCurrent(); // and releases the GIL
-}
-
-void detail::set_request_handler(executor& ex, py::object handler, std::string name) {
-    ex.state_->handler = std::move(handler);
-    ex.state_->handler_name = std::move(name);
-    ex.state_->start_event_loop(); // now, once: never raced for by the first coroutines
-}
-
-void detail::call_blocking(executor& ex, request req, call_handler handler) {
-    auto call = ex.state_->make_call(std::move(req), std::move(handler));
-    auto* io = current_io_thread;
-    if (io && io->owner == ex.state_.get())
-        return ex.state_->run_in_place(call);
-    ex.state_->submit_queued(std::move(call));
 }
 
 } // namespace httpy

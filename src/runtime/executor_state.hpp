@@ -7,10 +7,9 @@
 
 #include "httpy/call_error.hpp"
 #include "httpy/executor.hpp"
+#include "runtime/python_call.hpp"
 
 #include <boost/asio/cancellation_type.hpp>
-#include <boost/asio/execution.hpp>
-#include <boost/asio/prefer.hpp>
 #include <spdlog/common.h>
 
 #include <atomic>
@@ -30,8 +29,6 @@
 
 namespace httpy::detail {
 
-using clock = std::chrono::steady_clock;
-
 /// A coroutine step (or any callback) that keeps the asyncio event loop from running others
 /// for longer than this is logged as blocking it, like asyncio's own slow_callback_duration
 /// (100 ms) in debug mode: long enough that ordinary CPU work between awaits never trips it.
@@ -42,34 +39,6 @@ inline constexpr std::chrono::milliseconds loop_ping_interval{50};
 /// How long stopping waits for the event loop's thread to come back; a loop blocked longer
 /// (a handler in time.sleep or a C call) is left running rather than joined for ever.
 inline constexpr std::chrono::milliseconds loop_stop_timeout{1'000};
-
-/// Where a call is. Guarded by the executor's mutex.
-enum class call_phase : unsigned char {
-    waiting,  // queued, or posted to an IO thread: cancelling it means it never runs
-    running,  // a thread is in the handler
-    awaiting, // its coroutine runs on the event loop
-    finished, // answered, or its handler has returned
-};
-
-/// One call, completed exactly once by whoever finishes first: the handler, its timeout or its
-/// caller's cancellation.
-struct pending_call {
-    pending_call(request r, call_handler h)
-        : req(std::move(r)), handler(std::move(h)),
-          // Counts as outstanding work, so the caller's io_context keeps running until then.
-          work(boost::asio::prefer(boost::asio::get_associated_executor(handler),
-                                   boost::asio::execution::outstanding_work.tracked)) {}
-
-    request req;
-    call_handler handler;
-    boost::asio::any_completion_executor work;
-    std::atomic<bool> completed{false};
-    bool cancellable = false;           // a cancellation handler is in the handler's slot
-    call_phase phase = call_phase::waiting; // guarded by mu
-    clock::time_point started;          // guarded by mu: when a thread took it
-    bool cancel_requested = false;      // guarded by mu: the caller cancelled it while it ran
-};
-using call_ptr = std::shared_ptr<pending_call>;
 
 /// A log line rendered while the GIL was held and written once it is released, so that a slow
 /// log sink (a full stderr pipe) never stalls Python.
@@ -99,16 +68,13 @@ using outcome = std::variant<response, failure, deferred>;
 
 /// Delivers the outcome on the completion's associated executor, once. `immediate` is for the
 /// caller's own thread, where the completion must not run inline.
-void complete(pending_call& call, boost::system::error_code ec, response r, bool immediate = false);
+void complete(python_call& call, boost::system::error_code ec, response r, bool immediate = false);
 /// Completes with the response that answers `f.error` (500, 503 or 504; 503 for a cancelled
 /// call); its body is `f.detail` when there is one. Does not write `f.log`.
-void fail(pending_call& call, failure f, bool immediate = false);
+void fail(python_call& call, failure f, bool immediate = false);
 /// Writes the failure's log line, then completes with `result` unless it is `deferred`.
 /// Requires: GIL not held.
-void deliver(pending_call& call, outcome result);
-/// True when a handler's result is to be awaited (a coroutine or anything with __await__).
-/// Requires: GIL held.
-bool is_awaitable(pybind11::handle result);
+void deliver(python_call& call, outcome result);
 
 /// A thread that runs calls: one of the executor's own, or an IO thread running them itself.
 struct slot {
@@ -141,14 +107,34 @@ using detail::call_ptr;
 using detail::clock;
 using detail::failure;
 using detail::outcome;
-using detail::pending_call;
+using detail::python_call;
 using detail::slot;
 
+/// The pool: what `executor` is a handle of. What the app uses is the first block of members.
 struct executor::state : std::enable_shared_from_this<executor::state> {
     explicit state(executor_options o) : options(o) {}
     ~state();
     state(const state&) = delete;
     state& operator=(const state&) = delete;
+
+    /// Makes a pool and starts its threads (the event loop comes with `start_event_loop`).
+    static std::shared_ptr<state> start(executor_options options);
+    /// Runs `call`: from an IO thread of this pool on the IO threads, else on a Python thread.
+    /// Completes it on its associated executor, never inside this function. Thread-safe.
+    void submit(call_ptr call);
+    /// Runs `call` before returning when the calling thread is an IO thread of this pool (with
+    /// the GIL, there: a blocking wait on it would otherwise wait for a call posted to itself);
+    /// elsewhere submits it as `submit` does. Thread-safe.
+    void call_blocking(call_ptr call);
+    /// Makes the asyncio event loop and its thread, once, so that no first coroutines race for
+    /// it. Requires: GIL held.
+    void start_event_loop();
+    /// Keeps `object` (what calls use, such as the function they call) until the pool releases
+    /// its own Python objects: at shutdown with the GIL, or on the event loop's thread when a
+    /// loop left running comes back. Requires: GIL held; before calls are submitted.
+    void keep(pybind11::object object);
+    /// What `~executor` does (see there). Never throws.
+    void shut_down() noexcept;
 
     executor_options options;
     std::mutex mu;
@@ -190,15 +176,14 @@ struct executor::state : std::enable_shared_from_this<executor::state> {
     std::thread loop_thread;
 
     // Python objects: touched only with the GIL held.
-    pybind11::object handler;
-    std::string handler_name = "go_request";
+    std::vector<pybind11::object> kept;
     pybind11::object runner; // the event loop's Python side
     // Coroutines for the loop to start; guarded by mu too (moved in and out, never copied).
     std::vector<std::pair<std::uint64_t, pybind11::object>> to_start;
 
     bool thread_may_take(clock::time_point now) const;
     bool all_running_blocked(clock::time_point now) const;
-    call_ptr make_call(request req, call_handler completion);
+    void connect_cancellation(const call_ptr& call);
     void cancel(const call_ptr& call, boost::asio::cancellation_type type);
     void submit_queued(call_ptr call);
     void start_call(slot& s, call_ptr call);
@@ -211,15 +196,13 @@ struct executor::state : std::enable_shared_from_this<executor::state> {
     call_ptr next_inline_call(slot& s);
     bool enqueue(call_ptr call, std::unique_lock<std::mutex>& lock);
     outcome call_python(const call_ptr& call);
-    failure handler_failed(const pending_call& call, std::string cause) const;
-    std::string describe(const pending_call& call) const;
+    failure handler_failed(const python_call& call, std::string cause) const;
 
     // event_loop.cpp
-    void start_event_loop();
     void run_event_loop();
     void start_coroutine(const call_ptr& call, pybind11::object awaitable);
     void coroutine_finished(std::uint64_t id, pybind11::handle task);
-    outcome coroutine_outcome(const pending_call& call, pybind11::handle task);
+    outcome coroutine_outcome(python_call& call, pybind11::handle task);
     pybind11::tuple loop_woken();
     void wake_loop() const noexcept;
     void watch_coroutines(clock::time_point now, std::vector<detail::overdue_call>& overdue,
@@ -227,6 +210,7 @@ struct executor::state : std::enable_shared_from_this<executor::state> {
                           std::vector<std::string>& notes);
     std::string loop_culprit() const;
     void abandon_coroutines();
+    void forget_coroutines();
     bool stop_event_loop();
     void drop_python_objects() noexcept;
 

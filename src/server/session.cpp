@@ -1,6 +1,5 @@
 #include "server/connection.hpp"
 
-#include "httpy/app.hpp"
 #include "httpy/header_name.hpp"
 #include "httpy/router.hpp"
 #include "httpy/status.hpp"
@@ -232,9 +231,11 @@ net::awaitable<response> session::dispatch(request& req) {
     req.params = std::move(match.params);
     if (const auto* native = std::get_if<native_handler>(match.handler))
         co_return call_native(*native, req);
-    app& python = *std::get<python_handler>(*match.handler).application;
-    auto [ec, r] = co_await python.async_request(std::move(req), use_tuple);
-    co_return std::move(r);
+    // The one call of an asynchronous (Python) handler: it resumes this coroutine on the
+    // connection's strand with a response for every outcome (500, 503, 504 included).
+    call_result result = co_await async_call(std::get<async_handler>(*match.handler),
+                                             std::move(req), net::use_awaitable);
+    co_return std::move(result.resp);
 }
 
 // A native handler that throws gets 500, as a Python exception does; the connection lives on.

@@ -1,17 +1,21 @@
 #include "httpy/app.hpp"
 #include "httpy/config_error.hpp"
+#include "httpy/router.hpp"
 
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/use_future.hpp>
 #include <doctest/doctest.h>
 
 #include <chrono>
 #include <string>
 #include <thread>
+#include <utility>
+#include <variant>
+#include <vector>
 
 #include <pthread.h>
 
@@ -155,7 +159,7 @@ TEST_CASE("a request built in place inside co_await arrives whole") {
                 httpy::fields query{{"q", {"1"}}}, headers{{"X-A", {"b"}}};
                 auto [ec, r] = co_await a.async_request(
                     httpy::request{"POST", path, {}, query, headers, std::string(100, 'x')},
-                    boost::asio::as_tuple(boost::asio::use_awaitable));
+                    boost::asio::use_awaitable);
                 CHECK_FALSE(ec);
                 CHECK(r.body.find("\"path\": \"" + path + "\"") != std::string::npos);
                 CHECK(r.body.find("\"query\": {\"q\": [\"1\"]}") != std::string::npos);
@@ -186,7 +190,7 @@ TEST_CASE("a call from the caller's own IO thread runs on a Python thread and co
             io_ident = static_cast<unsigned long>(pthread_self());
             httpy::fields query{{"seconds", {"0.3"}}};
             auto [ec, r] = co_await a.async_request(httpy::request{"GET", "/", {}, query},
-                                                    net::as_tuple(net::use_awaitable));
+                                                    net::use_awaitable);
             CHECK_FALSE(ec);
             completed_on_io_thread = static_cast<unsigned long>(pthread_self()) == io_ident;
             handler_ident = r.body;
@@ -210,4 +214,48 @@ TEST_CASE("a call from the caller's own IO thread runs on a Python thread and co
     CHECK(handler_ident != std::to_string(io_ident));
     CHECK(completed_on_io_thread);
     CHECK(ticks >= 10); // ~30 in 0.3 s; a stalled thread would tick once, after the call
+}
+
+TEST_CASE("a router's routes from app.handler() reach the app's handler") {
+    namespace net = boost::asio;
+    auto a = with_init("init_routes"); // echo, with / and /hello/:target
+    httpy::router routes;
+    routes.add(a.routes(), a.handler());
+    routes.add(httpy::method::put, "/python", a.handler());
+    net::io_context ioc;
+    std::vector<httpy::call_result> got;
+    net::co_spawn(
+        ioc,
+        [&]() -> net::awaitable<void> {
+            for (auto [method, path] :
+                 {std::pair{"POST", "/hello/ann"}, std::pair{"PUT", "/python"}}) {
+                httpy::route_match m = routes.match(method, path);
+                REQUIRE(m.status == 200);
+                const auto& handler = std::get<httpy::async_handler>(*m.handler);
+                httpy::request req{method, path, std::move(m.params), {}, {}, "body"};
+                got.push_back(
+                    co_await httpy::async_call(handler, std::move(req), net::use_awaitable));
+            }
+        },
+        net::detached);
+    ioc.run();
+    REQUIRE(got.size() == 2);
+    CHECK_FALSE(got[0].error);
+    CHECK(got[0].resp.body == "body");
+    CHECK(got[0].resp.headers.find("X-Path")->front() == "/hello/ann");
+    CHECK(got[1].resp.headers.find("X-Method")->front() == "PUT");
+}
+
+TEST_CASE("a fallback to app.handler() answers every path through the app") {
+    httpy::app a({.handler = {handlers, "echo"}});
+    httpy::router routes;
+    routes.fallback(a.handler());
+    httpy::route_match m = routes.match("DELETE", "/any/where");
+    REQUIRE(m.status == 200);
+    const auto& handler = std::get<httpy::async_handler>(*m.handler);
+    auto future =
+        httpy::async_call(handler, httpy::request{"DELETE", "/any/where"}, boost::asio::use_future);
+    const httpy::call_result r = future.get();
+    CHECK_FALSE(r.error);
+    CHECK(r.resp.headers.find("X-Path")->front() == "/any/where");
 }

@@ -54,9 +54,7 @@ std::vector<httpy::call_result> call_many(httpy::app& a, int count, const httpy:
     for (int i = 0; i < count; ++i) {
         auto promise = std::make_shared<std::promise<httpy::call_result>>();
         futures.push_back(promise->get_future());
-        a.async_request(req, [promise](boost::system::error_code ec, httpy::response r) {
-            promise->set_value({ec, std::move(r)});
-        });
+        a.async_request(req, [promise](httpy::call_result r) { promise->set_value(std::move(r)); });
     }
     std::vector<httpy::call_result> results;
     for (auto& f : futures)
@@ -72,10 +70,10 @@ TEST_CASE("a completion runs on the caller's io_context thread") {
     std::thread::id completed_on;
     httpy::response got;
     a.async_request(httpy::request{"POST", "/y", {}, {}, {}, "on ioc"},
-                    net::bind_executor(ioc, [&](boost::system::error_code ec, httpy::response r) {
-                        CHECK_FALSE(ec);
+                    net::bind_executor(ioc, [&](httpy::call_result r) {
+                        CHECK_FALSE(r.error);
                         completed_on = std::this_thread::get_id();
-                        got = std::move(r);
+                        got = std::move(r.resp);
                     }));
     ioc.run(); // the pending call counts as work: run() waits for the completion
     CHECK(completed_on == std::this_thread::get_id());
@@ -87,7 +85,7 @@ TEST_CASE("a completion runs on the caller's io_context thread") {
 TEST_CASE("use_future delivers the handler's response") {
     auto a = make_app("echo");
     auto future = a.async_request(httpy::request{"PUT", "/f", {}, {}, {}, "fut"}, net::use_future);
-    CHECK(future.get().body == "fut");
+    CHECK(future.get().resp.body == "fut");
 }
 
 TEST_CASE("use_awaitable delivers the handler's response") {
@@ -100,7 +98,7 @@ TEST_CASE("use_awaitable delivers the handler's response") {
             // A named request: g++ 12 mis-copies aggregate temporaries inside co_await.
             httpy::request req{"GET", "/a", {}, {}, {}, "await"};
             auto r = co_await a.async_request(std::move(req), net::use_awaitable);
-            body = r.body;
+            body = r.resp.body;
         },
         net::detached);
     ioc.run();
@@ -136,7 +134,7 @@ TEST_CASE("a full queue answers 503 with Retry-After at once") {
     auto running = a.async_request(get("/", {{"seconds", {"0.5"}}}), net::use_future);
     std::this_thread::sleep_for(200ms); // the first call now holds the only thread
     auto results = call_many(a, 5, get("/", {{"seconds", {"0.1"}}}));
-    CHECK(running.get().status == 200);
+    CHECK(running.get().resp.status == 200);
     int ok = 0, overloaded = 0;
     for (auto& r : results) {
         if (r.error == httpy::call_error::overloaded) {
@@ -247,9 +245,8 @@ struct io_thread_fixture {
     httpy::call_result call(httpy::request req) {
         std::promise<httpy::call_result> done;
         net::post(ioc, [&] {
-            a_->async_request(std::move(req), [&](boost::system::error_code ec, httpy::response r) {
-                done.set_value({ec, std::move(r)});
-            });
+            a_->async_request(std::move(req),
+                              [&](httpy::call_result r) { done.set_value(std::move(r)); });
         });
         return done.get_future().get();
     }
@@ -397,14 +394,18 @@ long handlers_global(const char* name) {
     return pybind11::module_::import("sys").attr("modules")["handlers"].attr(name).cast<long>();
 }
 
-// Calls `a` and returns the future result, errors included (use_future would throw them).
+// Calls `a` through a callback and returns the future result, errors included.
 std::future<httpy::call_result> call_async(httpy::app& a, httpy::request req) {
     auto promise = std::make_shared<std::promise<httpy::call_result>>();
     auto future = promise->get_future();
-    a.async_request(std::move(req), [promise](boost::system::error_code ec, httpy::response r) {
-        promise->set_value({ec, std::move(r)});
-    });
+    a.async_request(std::move(req),
+                    [promise](httpy::call_result r) { promise->set_value(std::move(r)); });
     return future;
+}
+
+// A completion that hands its result to `done`.
+auto fulfil(std::promise<httpy::call_result>& done) {
+    return [&done](httpy::call_result r) { done.set_value(std::move(r)); };
 }
 
 // Waits for `future` at most `limit`; false when it did not come.
@@ -533,10 +534,7 @@ TEST_CASE("cancelling a queued call completes it at once and it never runs") {
     net::post(ioc, [&] {
         a.async_request(get("/counted"),
                         net::bind_cancellation_slot(
-                            cancel.slot(), net::bind_executor(ioc, [&](boost::system::error_code ec,
-                                                                       httpy::response r) {
-                                done.set_value({ec, std::move(r)});
-                            })));
+                            cancel.slot(), net::bind_executor(ioc, fulfil(done))));
         emitted = clock_type::now();
         cancel.emit(net::cancellation_type::terminal);
     });
@@ -546,7 +544,7 @@ TEST_CASE("cancelling a queued call completes it at once and it never runs") {
     CHECK(r.error == net::error::operation_aborted);
     CHECK(r.resp.status == 503);
     CHECK(seconds_since(emitted) < 0.3); // not after the sleeping call
-    CHECK(busy.get().status == 200);
+    CHECK(busy.get().resp.status == 200);
     CHECK(a.call(get("/count")).resp.body == "0");
 }
 
@@ -562,7 +560,7 @@ TEST_CASE("a running call raced against a timer with || is cancelled within half
             net::steady_timer timer(co_await net::this_coro::executor, 200ms);
             httpy::request req = get("/", {{"seconds", {"3"}}});
             const auto start = clock_type::now();
-            auto first = co_await (a.async_request(std::move(req), net::as_tuple(net::use_awaitable)) ||
+            auto first = co_await (a.async_request(std::move(req), net::use_awaitable) ||
                                    timer.async_wait(net::as_tuple(net::use_awaitable)));
             elapsed = seconds_since(start);
             winner = first.index();
@@ -588,11 +586,9 @@ TEST_CASE("cancelling a running call interrupts it like its timeout and frees it
     net::post(ioc, [&] {
         a.async_request(get("/spin"),
                         net::bind_cancellation_slot(
-                            cancel.slot(), net::bind_executor(ioc, [&](boost::system::error_code ec,
-                                                                       httpy::response r) {
-                                done.set_value({ec, std::move(r)});
-                            })));
-        timer.async_wait([&](boost::system::error_code) { cancel.emit(net::cancellation_type::partial); });
+                            cancel.slot(), net::bind_executor(ioc, fulfil(done))));
+        timer.async_wait(
+            [&](boost::system::error_code) { cancel.emit(net::cancellation_type::partial); });
     });
     const auto start = clock_type::now();
     ioc.run();
@@ -604,7 +600,7 @@ TEST_CASE("cancelling a running call interrupts it like its timeout and frees it
     // TimeoutError ended the spin: the only thread answers the next call.
     auto count = a.async_request(get("/count"), net::use_future);
     REQUIRE(arrives_within(count, 2s));
-    CHECK(count.get().body == "1");
+    CHECK(count.get().resp.body == "1");
 }
 
 TEST_CASE("cancelling a coroutine through its slot answers 503 at once and cancels its task") {
@@ -616,11 +612,9 @@ TEST_CASE("cancelling a coroutine through its slot answers 503 at once and cance
     net::steady_timer timer(ioc, 200ms);
     net::post(ioc, [&] {
         a.async_request(get("/"), net::bind_cancellation_slot(
-                                      cancel.slot(), net::bind_executor(ioc, [&](boost::system::error_code ec,
-                                                                                 httpy::response r) {
-                                          done.set_value({ec, std::move(r)});
-                                      })));
-        timer.async_wait([&](boost::system::error_code) { cancel.emit(net::cancellation_type::terminal); });
+                                      cancel.slot(), net::bind_executor(ioc, fulfil(done))));
+        timer.async_wait(
+            [&](boost::system::error_code) { cancel.emit(net::cancellation_type::terminal); });
     });
     const auto start = clock_type::now();
     ioc.run();
@@ -646,4 +640,84 @@ TEST_CASE("a coroutine answered before the blocked loop could start it never run
     CHECK(waiting.get().resp.status == 504);
     std::this_thread::sleep_for(1200ms); // the loop runs again, and gets to start it
     CHECK(a.call(get("/active")).resp.body == "0");
+}
+
+TEST_CASE("use_future gives 500, 503 and 504 as a call_result, never an exception") {
+    auto raising = make_app("raises");
+    auto failed = raising.async_request(get("/"), net::use_future);
+    httpy::call_result r;
+    REQUIRE_NOTHROW(r = failed.get());
+    CHECK(r.error == httpy::call_error::handler_failed);
+    CHECK(r.resp.status == 500);
+
+    auto spinning = make_app("spin_or_count", {.threads = 1, .handler_timeout = 200ms});
+    auto timed_out = spinning.async_request(get("/spin"), net::use_future);
+    REQUIRE_NOTHROW(r = timed_out.get());
+    CHECK(r.error == httpy::call_error::timed_out);
+    CHECK(r.resp.status == 504);
+
+    auto stopped = make_app("echo");
+    stopped.python().stop();
+    auto refused = stopped.async_request(get("/"), net::use_future);
+    REQUIRE_NOTHROW(r = refused.get());
+    CHECK(r.error == httpy::call_error::stopped);
+    CHECK(r.resp.status == 503);
+    CHECK(r.resp.headers.contains("Retry-After"));
+}
+
+TEST_CASE("use_awaitable yields a failed, overloaded or timed-out call's response") {
+    auto raising = make_app("raises");
+    auto busy = make_app("sleepy", {.threads = 1, .queue_limit = 1});
+    auto spinning = make_app("spin_or_count", {.threads = 1, .handler_timeout = 200ms});
+    auto sleeping = busy.async_request(get("/", {{"seconds", {"0.5"}}}), net::use_future);
+    std::this_thread::sleep_for(100ms); // its only thread is asleep
+    auto queued = busy.async_request(get("/", {{"seconds", {"0"}}}), net::use_future);
+    net::io_context ioc;
+    std::vector<httpy::call_result> got;
+    bool threw = false;
+    net::co_spawn(
+        ioc,
+        [&]() -> net::awaitable<void> {
+            got.push_back(co_await raising.async_request(get("/"), net::use_awaitable));
+            got.push_back(co_await busy.async_request(get("/"), net::use_awaitable));
+            got.push_back(co_await spinning.async_request(get("/spin"), net::use_awaitable));
+        },
+        [&](std::exception_ptr e) { threw = e != nullptr; });
+    ioc.run();
+    CHECK_FALSE(threw);
+    REQUIRE(got.size() == 3);
+    CHECK(got[0].error == httpy::call_error::handler_failed);
+    CHECK(got[0].resp.status == 500);
+    CHECK(got[1].error == httpy::call_error::overloaded);
+    CHECK(got[1].resp.status == 503);
+    CHECK(got[2].error == httpy::call_error::timed_out);
+    CHECK(got[2].resp.status == 504);
+    CHECK(sleeping.get().resp.status == 200);
+    CHECK(queued.get().resp.status == 200);
+}
+
+TEST_CASE("a call awaited with a bound cancellation slot yields operation_aborted and 503") {
+    auto a = make_app("sleepy", {.threads = 2});
+    net::io_context ioc;
+    net::cancellation_signal cancel;
+    httpy::call_result r;
+    double elapsed = 0;
+    net::co_spawn(
+        ioc,
+        [&]() -> net::awaitable<void> {
+            net::steady_timer timer(co_await net::this_coro::executor, 200ms);
+            timer.async_wait([&](boost::system::error_code) {
+                cancel.emit(net::cancellation_type::terminal);
+            });
+            httpy::request req = get("/", {{"seconds", {"1"}}}); // no braced fields in co_await
+            const auto start = clock_type::now();
+            auto token = net::bind_cancellation_slot(cancel.slot(), net::use_awaitable);
+            r = co_await a.async_request(std::move(req), token);
+            elapsed = seconds_since(start);
+        },
+        net::detached);
+    ioc.run();
+    CHECK(r.error == net::error::operation_aborted);
+    CHECK(r.resp.status == 503);
+    CHECK(elapsed < 0.5);
 }

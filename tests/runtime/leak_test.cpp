@@ -143,9 +143,9 @@ public:
             std::lock_guard lock(mu_);
             ++pending_;
         }
-        a.async_request(std::move(req), [this](boost::system::error_code ec, httpy::response r) {
+        a.async_request(std::move(req), [this](httpy::call_result r) {
             std::lock_guard lock(mu_);
-            ++done_.counts[{ec.value(), r.status}];
+            ++done_.counts[{r.error.value(), r.resp.status}];
             if (--pending_ == 0)
                 idle_.notify_all();
         });

@@ -89,8 +89,8 @@ std::future<int> python_call(running_pool& p, httpy::app& a, httpy::request req)
     auto status = std::make_shared<std::promise<int>>();
     auto future = status->get_future();
     net::post(p.ioc, [&a, status, req = std::move(req)]() mutable {
-        a.async_request(std::move(req), [status](boost::system::error_code, httpy::response r) {
-            status->set_value(r.status);
+        a.async_request(std::move(req), [status](httpy::call_result r) {
+            status->set_value(r.resp.status);
         });
     });
     return future;
