@@ -34,9 +34,15 @@ public:
     /// The bound port (useful after binding port 0).
     unsigned short port() const noexcept;
 
-    /// Graceful stop: stops accepting, closes idle connections at once, lets in-flight
-    /// requests finish (their responses carry `Connection: close`), force-closes what is left
-    /// after `drain_timeout`, then calls `done` (on an io_context thread). Thread-safe.
+    /// Graceful stop: stops accepting, closes idle connections at once and lets requests already
+    /// received finish (their responses carry `Connection: close`) until `drain_timeout`. At
+    /// that deadline the Python calls still running are cancelled (see `executor::async_call`)
+    /// and answered 503 with `Retry-After`, no call starts any more, and whatever is still open
+    /// half a second later is closed. Then `done` runs on an io_context thread.
+    ///
+    /// Every caller is told: `done` of a call made while the stop runs runs with the first
+    /// caller's; `done` of a call made after it completed runs at once, on the calling thread.
+    /// A native handler cannot be cancelled: the stop waits for it to return. Thread-safe.
     void stop(std::function<void()> done = {});
 
     /// Connections open now.

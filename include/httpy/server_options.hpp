@@ -36,7 +36,9 @@ struct server_options {
     std::chrono::milliseconds write_timeout{10'000};
     /// Open connections; a connection beyond this gets 503 and is closed.
     std::size_t max_connections = 10'000;
-    /// On stop, time in-flight requests get to finish before connections are force-closed.
+    /// On stop, time requests already received get to finish; then the Python calls still
+    /// running are cancelled and answered 503, and the connections close (see `server::stop`).
+    /// A handler's own timeout still applies meanwhile: a request gets the earlier of the two.
     std::chrono::milliseconds drain_timeout{10'000};
     /// One log line per request: method, target, status, bytes, duration.
     bool access_log = false;

@@ -5,17 +5,18 @@
 #include "httpy/interpreter.hpp"
 #include "httpy/router.hpp"
 #include "cli/app_spec.hpp"
+#include "cli/exit_deadline.hpp"
 #include "cli/fd_limit.hpp"
 #include "httpy/io_pool.hpp"
 #include "cli/log_pattern.hpp"
 #include "cli/port_reservation.hpp"
 #include "httpy/server.hpp"
+#include "cli/stop_signals.hpp"
 #include "cli/supervisor.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -23,7 +24,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <csignal>
 #include <stdexcept>
 
 #include <unistd.h>
@@ -37,8 +37,15 @@ namespace {
 constexpr int exit_setup = 2;
 // How often a worker compares its request count with its limit.
 constexpr std::chrono::milliseconds request_limit_check{250};
-// What a supervisor adds to the workers' drain timeout before it kills them.
+// How long after the drain deadline a stopping process exits at the latest (exit_deadline),
+// whatever its handlers do: the server's half second to send the drain's 503s, then the
+// tear-down. Also the most the tear-down may take once the stop has completed.
+constexpr std::chrono::milliseconds exit_margin{1'500};
+// What a supervisor adds to a worker's drain timeout, from the SIGTERM it sends, before it
+// kills the worker: longer than the worker's own exit_margin, so only a worker that ignores
+// SIGTERM or is stuck outside httpy's control gets there.
 constexpr std::chrono::milliseconds stop_margin{5'000};
+static_assert(stop_margin > exit_margin);
 
 app_options make_app_options(const serve_options& options) {
     app_options o = detail::app_spec(options.handler, options.init);
@@ -71,6 +78,8 @@ net::awaitable<void> watch_request_limit(const server& http, std::uint64_t limit
 
 // Serves in this process; `supervisor` is set in a worker process.
 int serve(const serve_options& options, const worker_link* supervisor) {
+    catch_stop_signals_early(supervisor != nullptr); // before any thread, import or listen
+    exit_deadline last_resort;                        // outlives the tear-down it bounds
     raise_open_file_limit(options.http.max_connections);
     interpreter python;
     app application(make_app_options(options));
@@ -92,13 +101,15 @@ int serve(const serve_options& options, const worker_link* supervisor) {
                           net::detached);
     }
 
-    net::signal_set signals(ioc, SIGINT, SIGTERM);
-    signals.async_wait([&](boost::system::error_code ec, int signal) {
-        if (ec)
-            return;
+    stop_signals signals(ioc, supervisor != nullptr, [&](int signal) {
         spdlog::info("signal {}: stopping; in-flight requests get {} ms", signal,
                      options.http.drain_timeout.count());
-        http.stop([&] { ioc.stop(); });
+        using clock = exit_deadline::clock;
+        last_resort.no_later_than(clock::now() + options.http.drain_timeout + exit_margin);
+        http.stop([&] {
+            last_resort.no_later_than(clock::now() + exit_margin);
+            ioc.stop();
+        });
     });
     pool.run();
     spdlog::info("stopped");

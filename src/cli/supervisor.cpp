@@ -42,6 +42,8 @@ struct worker {
     clock_type::time_point started;
     bool ready = false;
     bool stopping = false;     // the supervisor sent SIGTERM
+    bool killed = false;       // ... and then SIGKILL
+    clock_type::time_point kill_at; // once stopping: when SIGKILL follows
     bool succeeded_by = false; // a successor is starting
     pid_t replaces = 0;        // the worker this one takes over from once it is ready
 };
@@ -81,7 +83,9 @@ private:
     void on_ready(worker& w);
     void replace(worker& w);
     void terminate(worker& w);
+    void kill_overdue(clock_type::time_point now);
     void begin_stop();
+    void stop_at_once(int signal);
     void reload();
     void check_memory();
     int poll_timeout(clock_type::time_point now) const;
@@ -97,9 +101,9 @@ private:
     std::list<worker> workers_; // stable addresses: handlers keep references across spawns
     bool started_ = false;      // every first worker has been ready
     bool stopping_ = false;
-    bool killed_ = false;
+    bool signalled_ = false;    // a SIGTERM or SIGINT began the stop
     std::optional<int> failed_; // exit code of a worker that failed during the first start
-    clock_type::time_point stop_deadline_;
+    std::optional<int> forced_; // exit code after a second SIGTERM or SIGINT
     std::size_t restarts_due_ = 0;
     clock_type::time_point restart_at_;
     milliseconds backoff_{0};
@@ -142,14 +146,7 @@ int supervisor::run() {
             on_signals();
 
         const auto now = clock_type::now();
-        if (stopping_ && !killed_ && now >= stop_deadline_) {
-            killed_ = true;
-            for (auto& w : workers_) {
-                spdlog::warn("worker {} did not stop within {} ms; killing it", w.pid,
-                             options_.stop_timeout.count());
-                ::kill(w.pid, SIGKILL);
-            }
-        }
+        kill_overdue(now);
         if (!stopping_ && restarts_due_ > 0 && now >= restart_at_) {
             // Taken first: a spawn that fails schedules its own retry in restarts_due_.
             for (auto due = std::exchange(restarts_due_, 0); due > 0; --due)
@@ -162,14 +159,15 @@ int supervisor::run() {
     }
     ::close(signals_);
     ::sigprocmask(SIG_SETMASK, &previous_, nullptr);
-    return failed_.value_or(0);
+    return forced_.value_or(failed_.value_or(0));
 }
 
 int supervisor::poll_timeout(clock_type::time_point now) const {
     std::optional<clock_type::time_point> wake;
     auto consider = [&](clock_type::time_point t) { wake = wake ? std::min(*wake, t) : t; };
-    if (stopping_ && !killed_)
-        consider(stop_deadline_);
+    for (const auto& w : workers_)
+        if (w.stopping && !w.killed)
+            consider(w.kill_at);
     if (!stopping_ && restarts_due_ > 0)
         consider(restart_at_);
     if (!stopping_ && options_.max_worker_memory > 0)
@@ -216,7 +214,7 @@ void supervisor::spawn(pid_t replaces) {
         spawn_failed("fork", replaces);
         return;
     }
-    workers_.push_back({pid, link[0], clock_type::now(), false, false, false, replaces});
+    workers_.push_back({.pid = pid, .link = link[0], .started = clock_type::now(), .replaces = replaces});
     if (replaces != 0)
         spdlog::info("worker {} starting to replace worker {}", pid, replaces);
     else
@@ -234,7 +232,12 @@ void supervisor::run_worker(int link) {
     }
     // The signalfd, the other workers' links and the reserved port are the supervisor's.
     ::close_range(worker_link_fd + 1, ~0U, 0);
-    ::sigprocmask(SIG_SETMASK, &previous_, nullptr);
+    // SIGTERM, SIGINT and SIGHUP stay blocked until the worker catches them, first thing in
+    // worker_main (catch_stop_signals_early): until then their default action would end it.
+    sigset_t mask = previous_;
+    for (int signal : {SIGTERM, SIGINT, SIGHUP})
+        sigaddset(&mask, signal);
+    ::sigprocmask(SIG_SETMASK, &mask, nullptr);
     int code = 1;
     try {
         worker_link to_supervisor(worker_link_fd);
@@ -259,7 +262,10 @@ void supervisor::on_signals() {
         }
         case SIGTERM:
         case SIGINT:
-            if (!stopping_) {
+            if (signalled_) {
+                stop_at_once(static_cast<int>(info.ssi_signo));
+            } else {
+                signalled_ = true;
                 spdlog::info("signal {}: stopping {} workers (they get {} ms)", info.ssi_signo,
                              workers_.size(), options_.stop_timeout.count());
                 begin_stop();
@@ -364,19 +370,48 @@ void supervisor::replace(worker& w) {
     spawn(w.pid);
 }
 
+// SIGTERM, and SIGKILL `stop_timeout` later (a worker drains, then exits on its own well
+// before that). One rule for a stop and for each replacement (reload, request or memory limit).
 void supervisor::terminate(worker& w) {
     if (w.stopping)
-        return;
+        return; // its deadline stays: never shortened, never put off
     w.stopping = true;
+    w.kill_at = clock_type::now() + options_.stop_timeout;
     ::kill(w.pid, SIGTERM);
+}
+
+void supervisor::kill_overdue(clock_type::time_point now) {
+    for (auto& w : workers_) {
+        if (!w.stopping || w.killed || now < w.kill_at)
+            continue;
+        w.killed = true;
+        spdlog::warn("worker {} did not stop within {} ms of its SIGTERM; killing it", w.pid,
+                     options_.stop_timeout.count());
+        ::kill(w.pid, SIGKILL);
+    }
 }
 
 void supervisor::begin_stop() {
     stopping_ = true;
     restarts_due_ = 0;
-    stop_deadline_ = clock_type::now() + options_.stop_timeout;
     for (auto& w : workers_)
         terminate(w);
+}
+
+// A second SIGTERM or SIGINT: every worker is killed now, and the supervisor exits once they
+// are reaped, with 128 + the signal number (what a shell reports for a process ended by it).
+void supervisor::stop_at_once(int signal) {
+    if (forced_)
+        return;
+    forced_ = 128 + signal;
+    stopping_ = true;
+    restarts_due_ = 0;
+    spdlog::warn("signal {} while stopping: killing {} workers now, exiting with code {}", signal,
+                 workers_.size(), *forced_);
+    for (auto& w : workers_) {
+        w.stopping = w.killed = true;
+        ::kill(w.pid, SIGKILL);
+    }
 }
 
 void supervisor::reload() {

@@ -31,8 +31,9 @@ struct supervisor_options {
     std::size_t workers = 1;
     /// A worker whose resident memory passes this many bytes is replaced; 0: no limit.
     std::uint64_t max_worker_memory = 0;
-    /// On SIGTERM/SIGINT: the time workers get to drain before they are killed (their own drain
-    /// timeout plus a margin).
+    /// The time a worker gets from the SIGTERM it is sent (on SIGTERM/SIGINT, and when it is
+    /// replaced: reload, request or memory limit) before it is killed: its own drain timeout
+    /// plus a margin longer than the one it takes to exit after its drain deadline.
     std::chrono::milliseconds stop_timeout{15'000};
     /// How often worker memory is checked.
     std::chrono::milliseconds check_interval{1'000};
@@ -44,16 +45,21 @@ struct supervisor_options {
 ///  - restarts a worker that dies (waiting longer and longer when replacements die at once);
 ///  - replaces a worker that asks for it (`worker_link::replace_me`) or passes
 ///    `max_worker_memory`: the successor starts first, the old worker is stopped with SIGTERM
-///    once the successor is ready, so serving never pauses;
+///    once the successor is ready, so serving never pauses, and killed `stop_timeout` after that
+///    SIGTERM if it is still running;
 ///  - on SIGHUP replaces every worker the same way (a reload: the successors import the app
 ///    afresh); if a successor fails before it is ready, the old workers keep serving;
 ///  - on SIGTERM or SIGINT sends SIGTERM to every worker, waits for them to drain
-///    (`stop_timeout`, then SIGKILL) and returns 0.
+///    (`stop_timeout` from each one's SIGTERM, then SIGKILL) and returns 0; on a second SIGTERM
+///    or SIGINT kills every worker at once and returns 128 + the signal number.
 /// Workers get SIGTERM if the supervisor dies.
 ///
 /// `on_started` is called once every first worker is ready.
 ///
-/// Returns: 0 after a stop; when a worker exits before it is ready during the first start (a
+/// Workers start with SIGTERM, SIGINT and SIGHUP blocked; `worker_main` unblocks them once it
+/// catches them.
+///
+/// Returns: 0 after a stop (128 + the signal number after a second stop signal); when a worker exits before it is ready during the first start (a
 /// bad app, say), the others are stopped and its exit code is returned (1 if it was killed).
 /// Throws: std::system_error when the supervisor cannot watch signals.
 ///

@@ -3,6 +3,7 @@
 #include "httpy/server_options.hpp"
 
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/ip/tcp.hpp>
 
 #include <atomic>
@@ -19,6 +20,10 @@ namespace httpy::detail {
 /// How long a connection that has sent nothing yet stays open once a stop has begun: its request
 /// may be on the way (Go's Shutdown gives new connections a grace too).
 inline constexpr std::chrono::milliseconds fresh_connection_grace{1000};
+
+/// How long connections still open at the drain deadline get to send the 503 that answers
+/// their cancelled calls (and a response being written to finish) before they are closed.
+inline constexpr std::chrono::milliseconds close_grace{500};
 
 /// One client connection, shared by its session and the server's registry (graceful stop and
 /// timeouts).
@@ -58,6 +63,11 @@ struct connection {
     std::atomic<bool> fresh{true};
     /// Set by a graceful stop: answer what was received with `Connection: close`, then close.
     std::atomic<bool> closing{false};
+    /// Set on the strand at the drain deadline: no Python call starts any more (503).
+    bool drain_over = false;
+    /// Cancels the Python call the session awaits; the server emits it (on the strand) at the
+    /// drain deadline, and the call then completes at once with a 503.
+    boost::asio::cancellation_signal call_cancel;
 };
 
 /// What every session of one server shares.

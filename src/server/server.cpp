@@ -4,6 +4,7 @@
 #include "server/connection.hpp"
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/cancellation_type.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
@@ -19,6 +20,8 @@
 #include <chrono>
 #include <mutex>
 #include <unordered_set>
+#include <utility>
+#include <vector>
 
 namespace httpy {
 
@@ -42,15 +45,19 @@ struct server::state : std::enable_shared_from_this<server::state> {
 
     mutable std::mutex mu;
     std::unordered_set<std::shared_ptr<detail::connection>> open; // guarded by mu
-    bool stopping = false;                                         // guarded by mu
-    std::function<void()> on_stopped;                              // guarded by mu
+    bool stop_requested = false;                                   // guarded by mu
+    bool stopping = false; // guarded by mu: the acceptor is closed, connections close
+    bool stopped = false;  // guarded by mu: the stop completed, its callers were told
+    std::vector<std::function<void()>> on_stopped; // guarded by mu: every stop caller's `done`
 
     net::awaitable<void> accept_loop();
     void start_session(tcp::socket socket);
     void end_session(const std::shared_ptr<detail::connection>& conn);
     void accept_backlog();
     void sweep();
+    void begin_stop();
     void close_idle();
+    void end_drain();
     void force_close();
     void finish_stop_if_drained(std::unique_lock<std::mutex>& lock);
 };
@@ -104,7 +111,7 @@ void server::state::start_session(tcp::socket socket) {
     auto conn = std::make_shared<detail::connection>(std::move(socket));
     {
         std::lock_guard lock(mu);
-        if (stopping && !on_stopped)
+        if (stopped)
             return; // the stop has completed: nothing serves it any more
         // Accepted while stopping: answered with Connection: close, like every request now.
         conn->closing = stopping;
@@ -137,17 +144,18 @@ void server::state::end_session(const std::shared_ptr<detail::connection>& conn)
 
 // Requires: `lock` holds mu; it is released when the stop completes.
 void server::state::finish_stop_if_drained(std::unique_lock<std::mutex>& lock) {
-    if (!stopping || !open.empty() || !on_stopped)
+    if (!stopping || stopped || !open.empty())
         return;
-    auto done = std::move(on_stopped);
-    on_stopped = nullptr;
+    stopped = true;
+    auto done = std::exchange(on_stopped, {});
     lock.unlock();
     net::post(acceptor.get_executor(), [self = shared_from_this()] { // the timers' strand
         self->drain_timer.cancel();
         self->sweep_timer.cancel();
         self->accept_pause.cancel();
     });
-    done();
+    for (auto& d : done)
+        d();
 }
 
 // Cancels the operations of every connection past its deadline, then looks again in a quarter
@@ -211,10 +219,34 @@ void server::state::close_idle() {
     }
 }
 
+// At the drain deadline: the Python calls still running are cancelled, so each answers 503 with
+// `Connection: close` (a call that never started never runs), and no new call starts. The
+// connections then get `close_grace` to send those answers before they are closed.
+void server::state::end_drain() {
+    {
+        std::lock_guard lock(mu);
+        if (!open.empty())
+            spdlog::warn("drain deadline reached; {} connections still open: requests still "
+                         "running get 503, then the connections close",
+                         open.size());
+        for (const auto& conn : open)
+            net::post(conn->socket.get_executor(), [conn] { // emitted on the call's strand
+                conn->drain_over = true;
+                conn->call_cancel.emit(net::cancellation_type::terminal);
+            });
+    }
+    drain_timer.expires_after(detail::close_grace);
+    drain_timer.async_wait([self = shared_from_this()](error_code ec) {
+        if (!ec)
+            self->force_close();
+    });
+}
+
 void server::state::force_close() {
     std::lock_guard lock(mu);
     if (!open.empty())
-        spdlog::warn("drain deadline reached; closing {} connections", open.size());
+        spdlog::warn("closing {} connections {} ms after the drain deadline", open.size(),
+                     detail::close_grace.count());
     for (const auto& conn : open)
         net::post(conn->socket.get_executor(), [conn] {
             error_code ignored;
@@ -260,31 +292,41 @@ std::size_t server::connections() const noexcept {
     return state_->open.size();
 }
 
+// On the acceptor's strand.
+void server::state::begin_stop() {
+    accept_backlog();
+    {
+        std::lock_guard lock(mu);
+        stopping = true;
+    }
+    error_code ignored;
+    acceptor.close(ignored);
+    close_idle();
+    drain_timer.expires_after(options.drain_timeout);
+    drain_timer.async_wait([self = shared_from_this()](error_code ec) {
+        if (!ec)
+            self->end_drain();
+    });
+    std::unique_lock lock(mu);
+    finish_stop_if_drained(lock);
+}
+
 void server::stop(std::function<void()> done) {
     auto s = state_;
-    net::post(s->acceptor.get_executor(), [s, done = std::move(done)]() mutable {
-        {
-            std::unique_lock lock(s->mu);
-            if (s->stopping || s->on_stopped)
-                return;
-            s->on_stopped = done ? std::move(done) : [] {};
-        }
-        s->accept_backlog();
-        {
-            std::lock_guard lock(s->mu);
-            s->stopping = true;
-        }
-        error_code ignored;
-        s->acceptor.close(ignored);
-        s->close_idle();
-        s->drain_timer.expires_after(s->options.drain_timeout);
-        s->drain_timer.async_wait([s](error_code ec) {
-            if (!ec)
-                s->force_close();
-        });
+    {
         std::unique_lock lock(s->mu);
-        s->finish_stop_if_drained(lock);
-    });
+        if (s->stopped) {
+            lock.unlock();
+            if (done)
+                done();
+            return;
+        }
+        if (done)
+            s->on_stopped.push_back(std::move(done));
+        if (std::exchange(s->stop_requested, true))
+            return; // told with the first caller when the stop completes
+    }
+    net::post(s->acceptor.get_executor(), [s] { s->begin_stop(); });
 }
 
 } // namespace httpy

@@ -9,6 +9,7 @@
 #include "server/response_head.hpp"
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -71,6 +72,13 @@ bool keep_alive(const response_mode& mode, const response& r, bool stopping) {
         return false;
     const auto* c = r.headers.find("Connection");
     return !(c && !c->empty() && beast::iequals(c->front(), "close"));
+}
+
+// A request still running, or not started, at the drain deadline (its call was cancelled).
+response drain_ended_response() {
+    response r = status_response(503);
+    r.headers.add("Retry-After", "1");
+    return r;
 }
 
 // The server's own options (RFC 9110 9.3.7) for `OPTIONS *`, as Go answers them: 200, empty.
@@ -231,10 +239,16 @@ net::awaitable<response> session::dispatch(request& req) {
     req.params = std::move(match.params);
     if (const auto* native = std::get_if<native_handler>(match.handler))
         co_return call_native(*native, req);
+    if (conn_->drain_over) // past the drain deadline: no call starts any more
+        co_return drain_ended_response();
     // The one call of an asynchronous (Python) handler: it resumes this coroutine on the
-    // connection's strand with a response for every outcome (500, 503, 504 included).
-    call_result result = co_await async_call(std::get<async_handler>(*match.handler),
-                                             std::move(req), net::use_awaitable);
+    // connection's strand with a response for every outcome (500, 503, 504 included). Bound to
+    // the connection's signal: at the drain deadline the server cancels the call.
+    call_result result = co_await async_call(
+        std::get<async_handler>(*match.handler), std::move(req),
+        net::bind_cancellation_slot(conn_->call_cancel.slot(), net::use_awaitable));
+    if (result.error == net::error::operation_aborted)
+        co_return drain_ended_response();
     co_return std::move(result.resp);
 }
 
