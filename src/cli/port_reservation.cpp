@@ -43,16 +43,16 @@ address make_address(const std::string& host, unsigned short port) {
     return a;
 }
 
-// A socket bound to `a` with SO_REUSEADDR (as the server's own listener) and optionally
-// SO_REUSEPORT; -1 with errno set on failure.
+// A socket bound to `a` with SO_REUSEADDR (as the server's own listener), or with SO_REUSEPORT
+// alone: Linux lets a SO_REUSEADDR socket bind beside others that all have SO_REUSEADDR while
+// none listens, so a reservation with it would not hold the port against another server.
+// -1 with errno set on failure.
 int bind_socket(const address& a, bool reuse_port) {
     const int fd = ::socket(a.family, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return -1;
     const int on = 1;
-    ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
-    if (reuse_port)
-        ::setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof on);
+    ::setsockopt(fd, SOL_SOCKET, reuse_port ? SO_REUSEPORT : SO_REUSEADDR, &on, sizeof on);
     if (::bind(fd, reinterpret_cast<const sockaddr*>(&a.storage), a.size) != 0) {
         const int error = errno;
         ::close(fd);

@@ -92,12 +92,10 @@ TEST_CASE("port 0 is resolved to a free port that the reservation then holds") {
     CHECK(raw_client::refused(r.port()));
 }
 
-// KNOWN DEFECT (fails on purpose until port_reservation is fixed): the reservation binds with
-// SO_REUSEADDR as well as SO_REUSEPORT, and Linux lets another SO_REUSEADDR socket bind and even
-// listen on a port whose other sockets all have SO_REUSEADDR and none listens. So while no
-// worker listens (before the first is up, or while all restart) another server that sets
-// SO_REUSEADDR, as most do, takes the port and the workers then fail to bind. Binding the
-// reservation with SO_REUSEPORT alone holds the port against it and still lets the workers in.
+// Linux lets another SO_REUSEADDR socket bind and even listen on a port whose other sockets all
+// have SO_REUSEADDR and none listens. So while no worker listens (before the first is up, or
+// while all restart) a reservation with SO_REUSEADDR would let another server take the port and
+// the workers would then fail to bind; it binds with SO_REUSEPORT alone.
 TEST_CASE("a port reserved for the workers cannot be taken meanwhile by a listener with "
           "SO_REUSEADDR") {
     const port_reservation r("127.0.0.1", 0);

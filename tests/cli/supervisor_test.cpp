@@ -80,6 +80,12 @@ int begin_worker() {
         std::chrono::steady_clock::now().time_since_epoch().count();
     shared->pid[worker_number] = static_cast<int>(::getpid());
     std::signal(SIGTERM, on_sigterm);
+    // Workers start with the stop signals blocked (see supervise); this one catches SIGTERM now.
+    sigset_t stop_signals;
+    sigemptyset(&stop_signals);
+    for (int signal : {SIGTERM, SIGINT, SIGHUP})
+        sigaddset(&stop_signals, signal);
+    ::sigprocmask(SIG_UNBLOCK, &stop_signals, nullptr);
     return worker_number;
 }
 
@@ -239,8 +245,13 @@ TEST_CASE("a worker that fails before it is ready during the first start ends su
     const int code = supervise(
         with_workers(2),
         [](worker_link& link) {
-            if (begin_worker() == 1)
+            if (begin_worker() == 1) {
+                // Once the other has begun (a loaded machine may fork it late): then its stop
+                // is what the test sees, not a worker stopped before it ran.
+                for (int i = 0; i < 500 && shared->pid[2] == 0; ++i)
+                    std::this_thread::sleep_for(std::chrono::milliseconds(10));
                 return 7; // a bad app, say
+            }
             ready(link);
             return serve_until_stopped();
         },
