@@ -1,4 +1,4 @@
-#include "server/io_pool.hpp"
+#include "httpy/io_pool.hpp"
 
 #include "httpy/app.hpp"
 #include "httpy/executor.hpp"
