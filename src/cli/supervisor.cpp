@@ -214,7 +214,8 @@ void supervisor::spawn(pid_t replaces) {
         spawn_failed("fork", replaces);
         return;
     }
-    workers_.push_back({.pid = pid, .link = link[0], .started = clock_type::now(), .replaces = replaces});
+    workers_.push_back(
+        {.pid = pid, .link = link[0], .started = clock_type::now(), .replaces = replaces});
     if (replaces != 0)
         spdlog::info("worker {} starting to replace worker {}", pid, replaces);
     else

@@ -59,8 +59,9 @@ struct supervisor_options {
 /// Workers start with SIGTERM, SIGINT and SIGHUP blocked; `worker_main` unblocks them once it
 /// catches them.
 ///
-/// Returns: 0 after a stop (128 + the signal number after a second stop signal); when a worker exits before it is ready during the first start (a
-/// bad app, say), the others are stopped and its exit code is returned (1 if it was killed).
+/// Returns: 0 after a stop (128 + the signal number after a second stop signal); when a worker
+/// exits before it is ready during the first start (a bad app, say), the others are stopped and
+/// its exit code is returned (1 if it was killed).
 /// Throws: std::system_error when the supervisor cannot watch signals.
 ///
 /// Requires: the calling process is single-threaded and has not initialised Python.

@@ -207,6 +207,7 @@ class Workers(DrainCase):
         while alive(old) and time.monotonic() < deadline:
             time.sleep(0.05)
         self.assertFalse(alive(old))
+        server.stop()
 
     def test_a_reload_answers_503_at_the_drain_deadline_and_the_old_worker_exits(self):
         server, old, r, sigterm = self.reload_during(
@@ -222,6 +223,7 @@ class Workers(DrainCase):
         self.assertFalse(alive(old), "the old worker did not exit by its drain deadline")
         self.assertIn(f"worker {old} exited with code 0", server.wait_for_log(
             f"worker {old} exited", timeout=2))
+        server.stop()
 
     def test_a_replaced_worker_that_ignores_sigterm_is_killed_after_its_drain_and_margin(self):
         server = self.start("--workers", "1", "--drain-timeout", "0.5")
@@ -239,6 +241,7 @@ class Workers(DrainCase):
             time.sleep(0.05)
         self.assertFalse(alive(old))
         self.assertEqual(server.request("GET", "/pid")[0], 200)
+        server.stop()
 
 
 class Startup(unittest.TestCase):

@@ -151,7 +151,8 @@ TEST_CASE("a sync handler still running at the drain deadline is answered 503 wi
     CHECK(has_line(r.response, "Connection: close"));
     CHECK(has_line(r.response, "Retry-After: 1"));
     CHECK(r.answered_after >= 0.35);
-    CHECK_MESSAGE(r.answered_after < 1.0, "answered when the handler returned, not at the deadline");
+    CHECK_MESSAGE(r.answered_after < 1.0,
+                  "answered when the handler returned, not at the deadline");
     CHECK(r.stopped_after < 1.5);
 }
 
