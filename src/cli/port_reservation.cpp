@@ -43,16 +43,19 @@ address make_address(const std::string& host, unsigned short port) {
     return a;
 }
 
-// A socket bound to `a` with SO_REUSEADDR (as the server's own listener), or with SO_REUSEPORT
-// alone: Linux lets a SO_REUSEADDR socket bind beside others that all have SO_REUSEADDR while
-// none listens, so a reservation with it would not hold the port against another server.
-// -1 with errno set on failure.
-int bind_socket(const address& a, bool reuse_port) {
+enum reuse : int { reuse_addr = 1, reuse_port = 2 };
+
+// A socket bound to `a` with SO_REUSEADDR and SO_REUSEPORT as `options` say; -1 with errno set
+// on failure.
+int bind_socket(const address& a, int options) {
     const int fd = ::socket(a.family, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return -1;
     const int on = 1;
-    ::setsockopt(fd, SOL_SOCKET, reuse_port ? SO_REUSEPORT : SO_REUSEADDR, &on, sizeof on);
+    if (options & reuse_addr)
+        ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
+    if (options & reuse_port)
+        ::setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof on);
     if (::bind(fd, reinterpret_cast<const sockaddr*>(&a.storage), a.size) != 0) {
         const int error = errno;
         ::close(fd);
@@ -76,13 +79,19 @@ port_reservation::port_reservation(const std::string& host, unsigned short port)
     address a = make_address(host, port);
     // Without SO_REUSEPORT the probe fails on any listener, also one that would otherwise let
     // the workers join its SO_REUSEPORT group (another server of the same user, say).
-    const int probe = bind_socket(a, false);
+    const int probe = bind_socket(a, reuse_addr);
     if (probe < 0)
         fail(errno);
     port_ = bound_port(probe);
     ::close(probe);
     a = make_address(host, port_);
-    fd_ = bind_socket(a, true);
+    // SO_REUSEPORT alone, so that no SO_REUSEADDR server can bind beside the reservation while
+    // no worker listens (Linux lets SO_REUSEADDR sockets share a port none of them listens on);
+    // with SO_REUSEADDR too only when connections of an earlier server without SO_REUSEPORT
+    // still sit in TIME_WAIT on the port.
+    fd_ = bind_socket(a, reuse_port);
+    if (fd_ < 0 && errno == EADDRINUSE)
+        fd_ = bind_socket(a, reuse_addr | reuse_port);
     if (fd_ < 0)
         fail(errno);
 }
