@@ -222,25 +222,30 @@ void executor::state::start_coroutine(const call_ptr& call, py::object awaitable
 // Requires: GIL held; on the loop's thread (the task's done-callback).
 void executor::state::coroutine_finished(std::uint64_t id, py::handle task) {
     call_ptr call;
+    bool answered = false; // by the monitor, whose answer may not have reached its caller yet
     {
         std::lock_guard lock(mu);
         auto it = coroutines.find(id);
         if (it == coroutines.end())
             return;
         call = std::move(it->second.call);
+        answered = it->second.cancel_sent;
         coroutines.erase(it);
         call->phase = detail::call_phase::finished;
     }
-    outcome result = coroutine_outcome(*call, task);
+    outcome result = coroutine_outcome(*call, task, answered || call->completed);
     {
         py::gil_scoped_release released; // completions and logging never with the GIL held
-        deliver(*call, std::move(result));
+        if (auto* late = std::get_if<failure>(&result); late && answered)
+            late->log.write(); // the monitor's 504 (or the caller's cancellation) stands
+        else
+            deliver(*call, std::move(result));
     }
     coroutines_done.notify_all();
 }
 
 // Requires: GIL held.
-outcome executor::state::coroutine_outcome(python_call& call, py::handle task) {
+outcome executor::state::coroutine_outcome(python_call& call, py::handle task, bool answered) {
     // Answered already (its deadline, its caller's cancellation, shutdown): only how it ended is
     // news, unless it ended by the cancellation that followed.
     auto late = [&](const std::string& how) {
@@ -253,17 +258,17 @@ outcome executor::state::coroutine_outcome(python_call& call, py::handle task) {
     };
     try {
         py::object result = task.attr("result")();
-        if (call.completed)
+        if (answered)
             return late("returned");
         return call.resume(result);
     } catch (py::error_already_set& e) {
-        if (call.completed)
+        if (answered)
             return late(e.matches(py::module_::import("asyncio").attr("CancelledError"))
                             ? std::string()
                             : "raised " + detail::describe(e));
         return handler_failed(call, "coroutine raised:\n" + detail::format_traceback(e));
     } catch (const std::exception& e) {
-        if (call.completed)
+        if (answered)
             return late("returned a bad result");
         return handler_failed(call, e.what());
     }

@@ -202,7 +202,7 @@ struct executor::state : std::enable_shared_from_this<executor::state> {
     void run_event_loop();
     void start_coroutine(const call_ptr& call, pybind11::object awaitable);
     void coroutine_finished(std::uint64_t id, pybind11::handle task);
-    outcome coroutine_outcome(python_call& call, pybind11::handle task);
+    outcome coroutine_outcome(python_call& call, pybind11::handle task, bool answered);
     pybind11::tuple loop_woken();
     void wake_loop() const noexcept;
     void watch_coroutines(clock::time_point now, std::vector<detail::overdue_call>& overdue,
