@@ -28,6 +28,24 @@ class ServerError(AssertionError):
     pass
 
 
+def alive(pid):
+    """Whether any thread of process `pid` still runs. A zombie is dead, but the main thread of a
+    killed multithreaded process turns zombie before its other threads have exited and before
+    its files (listening sockets too) are closed: that process still counts as alive."""
+    try:
+        threads = os.listdir(f"/proc/{pid}/task")
+    except FileNotFoundError:
+        return False
+    for tid in threads:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/stat") as stat:
+                if stat.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X"):
+                    return True
+        except (FileNotFoundError, ProcessLookupError):
+            pass
+    return False
+
+
 class Server:
     """`httpy serve HANDLER --bind 127.0.0.1:0 OPTIONS...`; use as a context manager or call
     `stop()` (which asserts exit code 0 within the drain deadline)."""

@@ -13,22 +13,13 @@ import threading
 import time
 import unittest
 
-from serve_fixture import HTTPY, SOURCE, Server, read_response
+from serve_fixture import HTTPY, SOURCE, Server, alive, read_response
 
 DRAIN_APP = os.path.join(SOURCE, "tests", "data", "drain_app.py")
 SLOW_IMPORT_APP = os.path.join(SOURCE, "tests", "data", "slow_import_app.py")
 
 # What the process may take past its drain deadline to exit (docs/configuration.md "Stopping").
 EXIT_MARGIN = 2.0
-
-
-def alive(pid):
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    with open(f"/proc/{pid}/stat") as stat:  # a zombie is dead too
-        return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
 
 
 class InFlight:

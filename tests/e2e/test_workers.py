@@ -13,20 +13,10 @@ import threading
 import time
 import unittest
 
-from serve_fixture import HTTPY, SOURCE, Server
+from serve_fixture import HTTPY, SOURCE, Server, alive
 from slow_clients import status_field
 
 APP = os.path.join(SOURCE, "tests", "data", "workers_app.py")
-
-
-def alive(pid):
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    # A zombie is dead too (nobody reaped it yet).
-    with open(f"/proc/{pid}/stat") as stat:
-        return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
 
 
 class WorkersCase(unittest.TestCase):
