@@ -6,7 +6,7 @@ import subprocess
 import sys
 import time
 
-interrupted = 0
+import timeout_spin
 
 
 def _recurse(depth):
@@ -14,7 +14,6 @@ def _recurse(depth):
 
 
 def go_request(method, path, params, query, headers, body):
-    global interrupted
     if path == "/recursion":
         return _recurse(0)
     if path == "/memory":
@@ -30,14 +29,9 @@ def go_request(method, path, params, query, headers, body):
     if path == "/huge":
         return 200, b"x" * int(query["bytes"][0]), None
     if path == "/forever":
-        try:
-            while True:
-                pass
-        except TimeoutError:
-            interrupted += 1
-            raise
+        timeout_spin.spin()
     if path == "/interrupted":
-        return 200, str(interrupted), None
+        return 200, str(timeout_spin.interrupted), None
     if path == "/sleep":
         time.sleep(float(query["seconds"][0]))
         return 200, "slept", None

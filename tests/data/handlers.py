@@ -5,6 +5,9 @@ import ctypes
 import threading
 import time
 
+from hour_wait import counted_hour_wait
+import timeout_spin
+
 calls = 0
 
 
@@ -45,20 +48,11 @@ def spin(method, path, params, query, headers, body):
         pass
 
 
-interrupted = 0
-
-
 def spin_or_count(method, path, params, query, headers, body):
     """`/count` answers how often TimeoutError interrupted a spin; any other path spins."""
-    global interrupted
     if path == "/count":
-        return 200, str(interrupted), None
-    try:
-        while True:
-            pass
-    except TimeoutError:
-        interrupted += 1
-        raise
+        return 200, str(timeout_spin.interrupted), None
+    timeout_spin.spin()
 
 
 async def async_raises(method, path, params, query, headers, body):
@@ -198,32 +192,13 @@ def hold_gil(method, path, params, query, headers, body):
     return 200, "held", None
 
 
-waiting = 0
-
-
-async def async_waits(method, path, params, query, headers, body):
-    """Awaits for an hour; `/active` answers how many such calls are still awaiting."""
-    global waiting
-    if path == "/active":
-        return 200, str(waiting), None
-    waiting += 1
-    try:
-        await asyncio.sleep(3600)
-    finally:
-        waiting -= 1
+# Awaits for an hour; `/active` answers how many such calls are still awaiting.
+async_waits = counted_hour_wait()
 
 
 async def async_by_path(method, path, params, query, headers, body):
-    """`/block` blocks the event loop (time.sleep); `/wait` awaits for an hour, counted in
-    `waiting` while it does; `/active` answers that count."""
-    global waiting
+    """`/block` blocks the event loop (time.sleep); any other path is `async_waits`."""
     if path == "/block":
         time.sleep(float(query["seconds"][0]))
         return 200, "blocked", None
-    if path == "/active":
-        return 200, str(waiting), None
-    waiting += 1
-    try:
-        await asyncio.sleep(3600)
-    finally:
-        waiting -= 1
+    return await async_waits(method, path, params, query, headers, body)

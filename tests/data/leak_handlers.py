@@ -1,11 +1,14 @@
-"""Handlers for tests/httpy/leak_test.cpp: every path a request can take through httpy.
+"""Handlers for tests/runtime/leak_test.cpp: every path a request can take through httpy.
 
 The path picks the variant, so one handler covers a family of outcomes. Nothing here keeps
-a reference to a request's objects between calls (except `interrupted`, an int).
+a reference to a request's objects between calls (except timeout_spin.interrupted, an int).
 """
 
 import asyncio
 import time
+
+from hour_wait import counted_hour_wait
+import timeout_spin
 
 
 def echo(method, path, params, query, headers, body):
@@ -117,38 +120,17 @@ def binary_body(method, path, params, query, headers, body):
     return 404, b"", None
 
 
-interrupted = 0
-
-
 def spin(method, path, params, query, headers, body):
     """`/count` answers how often TimeoutError stopped a spin; any other path spins for up to
-    a second (a few iterations of a busy loop, bounded so a lost TimeoutError cannot hang)."""
-    global interrupted
+    a second."""
     if path == "/count":
-        return 200, str(interrupted), None
-    deadline = time.monotonic() + 1.0
-    try:
-        while time.monotonic() < deadline:
-            pass
-    except TimeoutError:
-        interrupted += 1
-        raise
+        return 200, str(timeout_spin.interrupted), None
+    timeout_spin.spin(at_most=1.0)
     return 200, "not interrupted", None
 
 
-active = 0
-
-
-async def async_forever(method, path, params, query, headers, body):
-    """`/active` answers how many calls are still waiting; any other path waits an hour."""
-    global active
-    if path == "/active":
-        return 200, str(active), None
-    active += 1
-    try:
-        await asyncio.sleep(3600)
-    finally:
-        active -= 1
+# `/active` answers how many calls are still waiting; any other path waits an hour.
+async_forever = counted_hour_wait()
 
 
 def sleepy(method, path, params, query, headers, body):

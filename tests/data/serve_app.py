@@ -8,7 +8,7 @@ import json
 import sys
 import time
 
-spin_interrupted = 0
+import timeout_spin
 
 
 def routes():
@@ -34,7 +34,6 @@ def _reflect(method, path, params, query, headers, body):
 
 
 def go_request(method, path, params, query, headers, body):
-    global spin_interrupted
     if path.startswith(("/reflect", "/hello/", "/files/")):
         return _reflect(method, path, params, query, headers, body)
     if path == "/body":
@@ -47,14 +46,9 @@ def go_request(method, path, params, query, headers, body):
         time.sleep(seconds)
         return 200, f"slept {seconds}", None
     if path == "/spin":
-        try:
-            while True:
-                pass
-        except TimeoutError:
-            spin_interrupted += 1
-            raise
+        timeout_spin.spin()
     if path == "/spin-count":
-        return 200, str(spin_interrupted), None
+        return 200, str(timeout_spin.interrupted), None
     if path == "/wrong":
         return 200, "body", {"X-Test": [1]}
     if path == "/raise":

@@ -13,6 +13,7 @@ import socket
 import subprocess
 import threading
 import time
+import unittest
 
 HTTPY = os.path.abspath(os.environ.get("HTTPY_BIN", "build/httpy"))
 SOURCE = os.path.abspath(os.environ.get("HTTPY_SOURCE_DIR", os.getcwd()))
@@ -26,6 +27,34 @@ START_TIMEOUT = 30.0
 
 class ServerError(AssertionError):
     pass
+
+
+class ServerCase(unittest.TestCase):
+    """A server per test class, started at its first use and stopped after the class's last
+    test; `handler` and `options` say what it serves and how, `still_serving` a request it must
+    answer 200 (its path and body) after whatever a test did to it."""
+
+    handler = APP
+    options = ()
+    still_serving = ("/still/alive", b"/still/alive")
+    _server = None
+
+    @classmethod
+    def server(cls):
+        if cls._server is None:
+            cls._server = Server(cls.handler, *cls.options)
+        return cls._server
+
+    @classmethod
+    def tearDownClass(cls):
+        if cls._server is not None:
+            server, cls._server = cls._server, None
+            server.stop()
+
+    def assert_still_serving(self, server=None):
+        path, body = self.still_serving
+        status, _, got = (server or self.server()).request("GET", path, timeout=5)
+        self.assertEqual((status, got), (200, body), "the server stopped serving")
 
 
 def alive(pid):

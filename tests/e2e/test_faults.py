@@ -9,7 +9,7 @@ import threading
 import time
 import unittest
 
-from serve_fixture import SOURCE, Server, read_response, run_parallel
+from serve_fixture import SOURCE, Server, ServerCase, read_response, run_parallel
 from slow_clients import rss_kib
 
 FAULT_APP = os.path.join(SOURCE, "tests", "data", "fault_app.py")
@@ -30,25 +30,9 @@ def sig_ign(pid):
     raise AssertionError(f"no SigIgn for {pid}")
 
 
-class FaultCase(unittest.TestCase):
-    options = ()
-    _server = None
-
-    @classmethod
-    def server(cls):
-        if cls._server is None:
-            cls._server = Server(FAULT_APP, *cls.options)
-        return cls._server
-
-    @classmethod
-    def tearDownClass(cls):
-        if cls._server is not None:
-            server, cls._server = cls._server, None
-            server.stop()
-
-    def assert_still_serving(self, server=None):
-        status, _, body = (server or self.server()).request("GET", "/alive", timeout=5)
-        self.assertEqual((status, body), (200, b"alive"), "the server stopped serving")
+class FaultCase(ServerCase):
+    handler = FAULT_APP
+    still_serving = ("/alive", b"alive")
 
     def assert_500_logged(self, path, logged):
         server = self.server()

@@ -14,35 +14,15 @@ import threading
 import time
 import unittest
 
+import serve_fixture
 from serve_fixture import (APP, ASYNC_WORKER, HTTPY, WORKER, Server, closed_within,
                            read_response, run_parallel)
 
 HELLO = b"GET /still/alive HTTP/1.1\r\nHost: t\r\n\r\n"
 
 
-class ServerCase(unittest.TestCase):
-    """A server per class (started lazily), plus helpers shared by every test."""
-
-    handler = APP
-    options = ()
-    _server = None
-
-    @classmethod
-    def server(cls):
-        if cls._server is None:
-            cls._server = Server(cls.handler, *cls.options)
-        return cls._server
-
-    @classmethod
-    def tearDownClass(cls):
-        if cls._server is not None:
-            server, cls._server = cls._server, None
-            server.stop()
-
-    def assert_still_serving(self, server=None):
-        server = server or self.server()
-        status, _, body = server.request("GET", "/still/alive", timeout=5)
-        self.assertEqual((status, body), (200, b"/still/alive"), "the server stopped serving")
+class ServerCase(serve_fixture.ServerCase):
+    """The server of serve_app.py per class, plus helpers shared by every test."""
 
     def exchange(self, data, server=None, timeout=5.0, head=False):
         """Sends `data` on a new raw connection; returns (response, sock, reader)."""

@@ -436,6 +436,36 @@ bool arrives_within(std::future<T>& future, std::chrono::milliseconds limit) {
     return future.wait_for(limit) == std::future_status::ready;
 }
 
+
+// Makes `req` with a cancellation slot bound, emits `type` on it 200 ms later, and returns the
+// call's result and the seconds until its completion ran.
+std::pair<httpy::call_result, double> cancelled_after_200ms(httpy::app& a, httpy::request req,
+                                                            net::cancellation_type type) {
+    net::io_context ioc;
+    net::cancellation_signal cancel;
+    std::promise<httpy::call_result> done;
+    auto result = done.get_future();
+    net::steady_timer timer(ioc, 200ms);
+    net::post(ioc, [&] {
+        a.async_request(std::move(req), net::bind_cancellation_slot(
+                                            cancel.slot(), net::bind_executor(ioc, fulfil(done))));
+        timer.async_wait([&](boost::system::error_code) { cancel.emit(type); });
+    });
+    const auto start = clock_type::now();
+    ioc.run();
+    REQUIRE(arrives_within(result, 2s));
+    return {result.get(), seconds_since(start)};
+}
+
+// The body of `/active` once it is "0" (or after a second of asking): how many calls of an
+// async_waits-like handler are still awaiting.
+std::string active_once_settled(httpy::app& a) {
+    std::string active;
+    for (int i = 0; i < 100 && active != "0"; ++i, std::this_thread::sleep_for(10ms))
+        active = a.call(get("/active")).resp.body;
+    return active;
+}
+
 } // namespace
 
 TEST_CASE("a blocking call from a handler on an IO thread runs there instead of deadlocking") {
@@ -600,25 +630,10 @@ TEST_CASE("a running call raced against a timer with || is cancelled within half
 
 TEST_CASE("cancelling a running call interrupts it like its timeout and frees its thread") {
     auto a = make_app("spin_or_count", {.threads = 1});
-    net::io_context ioc;
-    net::cancellation_signal cancel;
-    std::promise<httpy::call_result> done;
-    auto result = done.get_future();
-    net::steady_timer timer(ioc, 200ms);
-    net::post(ioc, [&] {
-        a.async_request(get("/spin"),
-                        net::bind_cancellation_slot(
-                            cancel.slot(), net::bind_executor(ioc, fulfil(done))));
-        timer.async_wait(
-            [&](boost::system::error_code) { cancel.emit(net::cancellation_type::partial); });
-    });
-    const auto start = clock_type::now();
-    ioc.run();
-    REQUIRE(arrives_within(result, 2s));
-    const auto r = result.get();
+    const auto [r, seconds] = cancelled_after_200ms(a, get("/spin"), net::cancellation_type::partial);
     CHECK(r.error == net::error::operation_aborted);
     CHECK(r.resp.status == 503);
-    CHECK(seconds_since(start) < 0.5);
+    CHECK(seconds < 0.5);
     // TimeoutError ended the spin: the only thread answers the next call.
     auto count = a.async_request(get("/count"), net::use_future);
     REQUIRE(arrives_within(count, 2s));
@@ -627,29 +642,12 @@ TEST_CASE("cancelling a running call interrupts it like its timeout and frees it
 
 TEST_CASE("cancelling a coroutine through its slot answers 503 at once and cancels its task") {
     auto a = make_app("async_waits");
-    net::io_context ioc;
-    net::cancellation_signal cancel;
-    std::promise<httpy::call_result> done;
-    auto result = done.get_future();
-    net::steady_timer timer(ioc, 200ms);
-    net::post(ioc, [&] {
-        a.async_request(get("/"), net::bind_cancellation_slot(
-                                      cancel.slot(), net::bind_executor(ioc, fulfil(done))));
-        timer.async_wait(
-            [&](boost::system::error_code) { cancel.emit(net::cancellation_type::terminal); });
-    });
-    const auto start = clock_type::now();
-    ioc.run();
-    REQUIRE(arrives_within(result, 2s));
-    const auto r = result.get();
+    const auto [r, seconds] = cancelled_after_200ms(a, get("/"), net::cancellation_type::terminal);
     CHECK(r.error == net::error::operation_aborted);
     CHECK(r.resp.status == 503);
-    CHECK(seconds_since(start) < 0.5);
+    CHECK(seconds < 0.5);
     // The task was cancelled: no coroutine is left on the loop.
-    std::string waiting;
-    for (int i = 0; i < 100 && waiting != "0"; ++i, std::this_thread::sleep_for(10ms))
-        waiting = a.call(get("/active")).resp.body;
-    CHECK(waiting == "0");
+    CHECK(active_once_settled(a) == "0");
 }
 
 TEST_CASE("a coroutine answered before the blocked loop could start it never runs") {
