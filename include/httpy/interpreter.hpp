@@ -28,6 +28,12 @@ public:
     /// True while an interpreter object exists.
     static bool running() noexcept;
 
+    /// True once an interpreter was destroyed without finalising Python (a thread it could not
+    /// stop still runs). The process should then end with `std::_Exit` after flushing its
+    /// output, not by returning from `main`: static destructors and atexit handlers would run
+    /// under that thread, and what the live interpreter still holds would count as leaked.
+    static bool left_unfinalised() noexcept;
+
 private:
     struct state;
     std::unique_ptr<state> state_;

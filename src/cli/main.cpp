@@ -3,6 +3,7 @@
 #include "cli/call_command.hpp"
 #include "cli/log_pattern.hpp"
 #include "cli/serve_command.hpp"
+#include "httpy/interpreter.hpp"
 #include "httpy/version.hpp"
 
 #include <CLI/CLI.hpp>
@@ -11,6 +12,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <string>
 
@@ -147,6 +149,17 @@ void add_serve_command(CLI::App& cli, serve_options& serve, std::string& bind,
         ->envname("HTTPY_DEBUG");
 }
 
+// The exit code `code` of a command that has ended; when it left Python unfinalised (a handler
+// thread still runs), the process ends here with it instead (interpreter::left_unfinalised).
+int ended(int code) {
+    if (httpy::interpreter::left_unfinalised()) {
+        spdlog::default_logger()->flush();
+        std::fflush(nullptr);
+        std::_Exit(code);
+    }
+    return code;
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
@@ -178,12 +191,12 @@ int main(int argc, char** argv) {
         return 2;
     }
     if (cli.got_subcommand("call"))
-        return httpy::cli::run_call(call);
+        return ended(httpy::cli::run_call(call));
     for (auto [target, seconds] :
          {std::pair{&serve.python.handler_timeout, d.handler_timeout},
           {&serve.http.header_timeout, d.header_timeout}, {&serve.http.body_timeout, d.body_timeout},
           {&serve.http.idle_timeout, d.idle_timeout}, {&serve.http.write_timeout, d.write_timeout},
           {&serve.http.drain_timeout, d.drain_timeout}})
         seconds_option{*target, seconds}.apply();
-    return httpy::cli::run_serve(serve);
+    return ended(httpy::cli::run_serve(serve));
 }

@@ -19,6 +19,7 @@ namespace httpy {
 namespace {
 
 std::atomic<bool> alive{false};
+std::atomic<bool> unfinalised{false}; // set for good: that Python is never finalised
 std::atomic<std::size_t> left_running{0};
 
 // What Python's own start-up does when it installs its signal handlers (skipped here, the C++
@@ -57,6 +58,7 @@ interpreter::~interpreter() {
                      left);
         state_->released->disarm(); // taking the GIL back could wait for ever
         state_.reset();
+        unfinalised = true;
         alive = false;
         return;
     }
@@ -67,5 +69,7 @@ interpreter::~interpreter() {
 }
 
 bool interpreter::running() noexcept { return alive; }
+
+bool interpreter::left_unfinalised() noexcept { return unfinalised; }
 
 } // namespace httpy
