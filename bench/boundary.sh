@@ -11,8 +11,9 @@ python=/usr/bin/python3 # the system interpreter the build links, never pyenv's
 args=("$@")
 [[ ${#args[@]} -gt 0 ]] || args=(--iterations 1000000 --repeats 5)
 
-[[ -f $build/build.ninja ]] || cmake -S "$root" -B "$build" -G Ninja >/dev/null
-ninja -j2 -C "$build" boundary >/dev/null
+[[ -f $build/build.ninja ]] || /usr/bin/cmake -S "$root" -B "$build" -G Ninja -DCMAKE_MAKE_PROGRAM=/usr/bin/ninja \
+    -DPython3_EXECUTABLE=$python >/dev/null
+/usr/bin/ninja -j2 -C "$build" boundary >/dev/null
 load=$(cut -d' ' -f1 /proc/loadavg)
 results=$("$build/bench/boundary" "${args[@]}")
 
@@ -50,8 +51,8 @@ CPython's allocator and dict insertion cost tens of nanoseconds per object, so r
 exceeds the whole floor, before the handler runs at all. Row (b) is the call by itself, made from
 C++, and row (c) reading the result back. Coming near 1.5x would take arguments that are not
 built per request (reused, or a mapping that converts a header only when it is read), which
-SPEC.md rules out: the handler gets plain, fresh `dict[str, list[str]]` values it may keep or
-change.
+the contract rules out (docs/python-contract.md): the handler gets plain, fresh
+`dict[str, list[str]]` values it may keep or change.
 WHY
 )
 fi

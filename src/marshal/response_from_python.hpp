@@ -10,10 +10,11 @@
 
 namespace httpy::marshal {
 
-/// Converts a request handler's result to a response, accepting exactly what SPEC.md accepts:
-/// a 3-item sequence (status: int in 200..599, not bool; body: str (UTF-8, surrogateescape) or
-/// bytes/bytearray/memoryview; headers: None or dict[str, list[str] | str]). Header names must
-/// be HTTP tokens; names and values containing CR, LF or NUL are refused.
+/// Converts a request handler's result to a response, accepting exactly what the contract
+/// (docs/python-contract.md) accepts: a 3-item sequence (status: int in 200..599, not bool;
+/// body: str (UTF-8, surrogateescape) or bytes/bytearray/memoryview; headers: None or
+/// dict[str, list[str] | str]). Header names must be HTTP tokens; names and values containing
+/// CR, LF or NUL are refused.
 ///
 /// `function` names the handler in messages. A body longer than `max_body_bytes` is refused
 /// before it is copied, so a handler returning 100 MB costs no second 100 MB.
