@@ -71,6 +71,13 @@ httpy::router thing_routes() {
     return routes;
 }
 
+// A server of thing_routes() with the test options, and a client connected to it.
+struct thing_server {
+    const httpy::router routes = thing_routes();
+    const running_server server{routes};
+    raw_client client{server.port()};
+};
+
 httpy::server_options with_timeouts(std::chrono::milliseconds head, std::chrono::milliseconds body,
                                     std::chrono::milliseconds idle) {
     httpy::server_options o = httpy::test::test_options();
@@ -82,10 +89,9 @@ httpy::server_options with_timeouts(std::chrono::milliseconds head, std::chrono:
 
 } // namespace
 
-TEST_CASE("HEAD on a GET route answers the GET's headers and Content-Length without the body") {
-    const httpy::router routes = thing_routes();
-    const running_server server(routes);
-    raw_client client(server.port());
+TEST_CASE_FIXTURE(
+    thing_server,
+    "HEAD on a GET route answers the GET's headers and Content-Length without the body") {
     // HEAD then GET pipelined: a body after the HEAD's head would garble the GET's status line.
     client.send("HEAD /thing HTTP/1.1\r\nHost: t\r\n\r\nGET /thing HTTP/1.1\r\nHost: t\r\n\r\n");
     const auto head = client.read_response(true);
@@ -118,10 +124,9 @@ TEST_CASE("a HEAD route of its own answers HEAD instead of the GET route") {
     CHECK(get->body == "GET /thing ");
 }
 
-TEST_CASE("Expect: 100-continue gets 100 Continue before the body is sent, then the answer") {
-    const httpy::router routes = thing_routes();
-    const running_server server(routes);
-    raw_client client(server.port());
+TEST_CASE_FIXTURE(
+    thing_server,
+    "Expect: 100-continue gets 100 Continue before the body is sent, then the answer") {
     client.send("POST /thing HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n"
                 "Expect: 100-continue\r\n\r\n");
     const auto interim = client.read_response();
@@ -136,10 +141,8 @@ TEST_CASE("Expect: 100-continue gets 100 Continue before the body is sent, then 
     CHECK(final->body == "POST /thing hello");
 }
 
-TEST_CASE("Expect: 100-continue from an HTTP/1.0 client gets no 100 Continue") {
-    const httpy::router routes = thing_routes();
-    const running_server server(routes);
-    raw_client client(server.port());
+TEST_CASE_FIXTURE(thing_server,
+                  "Expect: 100-continue from an HTTP/1.0 client gets no 100 Continue") {
     client.send("POST /thing HTTP/1.0\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n");
     CHECK(client.read_until("\r\n\r\n", 300ms).empty()); // the server waits for the body
     client.send("hello");
@@ -165,11 +168,9 @@ TEST_CASE("Expect: 100-continue with a Content-Length over the limit gets 413, n
     CHECK(client.wait_for_close() == close_outcome::closed);
 }
 
-TEST_CASE("a path no route has gets 404 and the connection serves on") {
-    const httpy::router routes = thing_routes();
-    const running_server server(routes);
-    raw_client client(server.port());
-    client.send("GET /no/such/thing HTTP/1.1\r\nHost: t\r\n\r\nGET /thing HTTP/1.1\r\nHost: t\r\n\r\n");
+TEST_CASE_FIXTURE(thing_server, "a path no route has gets 404 and the connection serves on") {
+    client.send("GET /no/such/thing HTTP/1.1\r\nHost: t\r\n\r\n"
+                "GET /thing HTTP/1.1\r\nHost: t\r\n\r\n");
     const auto missing = client.read_response();
     REQUIRE(missing);
     CHECK(missing->status == 404);
@@ -179,10 +180,9 @@ TEST_CASE("a path no route has gets 404 and the connection serves on") {
     CHECK(found->status == 200);
 }
 
-TEST_CASE("a path without the request's method gets 405 with Allow listing the path's methods") {
-    const httpy::router routes = thing_routes();
-    const running_server server(routes);
-    raw_client client(server.port());
+TEST_CASE_FIXTURE(
+    thing_server,
+    "a path without the request's method gets 405 with Allow listing the path's methods") {
     client.send("DELETE /thing HTTP/1.1\r\nHost: t\r\n\r\nPOST /put-only HTTP/1.1\r\nHost: t\r\n"
                 "Content-Length: 0\r\n\r\nGET /thing HTTP/1.1\r\nHost: t\r\n\r\n");
     const auto r = client.read_response();
@@ -203,10 +203,7 @@ TEST_CASE("a path without the request's method gets 405 with Allow listing the p
     CHECK(after->status == 200); // a 405 does not close the connection
 }
 
-TEST_CASE("OPTIONS * is answered by the server itself with an empty 200") {
-    const httpy::router routes = thing_routes();
-    const running_server server(routes);
-    raw_client client(server.port());
+TEST_CASE_FIXTURE(thing_server, "OPTIONS * is answered by the server itself with an empty 200") {
     client.send("OPTIONS * HTTP/1.1\r\nHost: t\r\n\r\n");
     const auto r = client.read_response();
     REQUIRE(r);
@@ -214,10 +211,8 @@ TEST_CASE("OPTIONS * is answered by the server itself with an empty 200") {
     CHECK(r->header("Content-Length") == "0");
 }
 
-TEST_CASE("a handler's Connection: close closes the connection after its response") {
-    const httpy::router routes = thing_routes();
-    const running_server server(routes);
-    raw_client client(server.port());
+TEST_CASE_FIXTURE(thing_server,
+                  "a handler's Connection: close closes the connection after its response") {
     client.send("GET /closing HTTP/1.1\r\nHost: t\r\n\r\nGET /thing HTTP/1.1\r\nHost: t\r\n\r\n");
     const auto r = client.read_response();
     REQUIRE(r);
