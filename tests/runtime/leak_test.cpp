@@ -356,8 +356,10 @@ TEST_CASE("calls refused by a full queue leak nothing") {
     const quiet_logs quiet;
     constexpr std::size_t queue_limit = 8;
     auto a = make_app("sleepy", {.threads = 1, .queue_limit = queue_limit});
+    // Long enough for the flood to be submitted while it runs, also under TSan (where submitting
+    // a round's calls took 0.3 s).
     auto blocker = typical_request();
-    blocker.query.set("seconds", {"0.3"});
+    blocker.query.set("seconds", {"1"});
     auto quick = typical_request();
     quick.query.set("seconds", {"0"});
     // One blocker holds the only thread while the rest flood the queue.
