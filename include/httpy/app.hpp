@@ -12,24 +12,53 @@
 
 #include <memory>
 #include <optional>
+#include <string>
 
 namespace httpy {
 
+/// The Python interface an application speaks (docs/python-contract.md).
+enum class app_interface {
+    /// Told apart by the handler's signature, else by its framework's type (see `app`).
+    automatic,
+    /// `go_request(method, path, params, query, headers, body)`.
+    go,
+    /// PEP 3333: `application(environ, start_response)`.
+    wsgi,
+    /// ASGI 3: `async app(scope, receive, send)` (not served yet: refused at load).
+    asgi,
+};
+
+/// The interface's name as the command line spells it: "auto", "go", "wsgi", "asgi".
+const char* to_string(app_interface i) noexcept;
+
 /// What a Python application is made of and how it runs.
 struct app_options {
-    /// The request handler, `go_request(method, path, params, query, headers, body)`.
+    /// The request handler: `go_request(...)`, a WSGI application or an ASGI one. An empty
+    /// function name means the module's `go_request`, else its `application`, else its `app`.
     python_function handler;
-    /// The init function, `go_init() -> dict[str, list[str]]`, called once before any request;
-    /// it must exist (to use a module's `go_init` only when it has one, ask
+    /// The go contract's init function, `go_init() -> dict[str, list[str]]`, called once
+    /// before any request; it must exist (to use a module's `go_init` only when it has one, ask
     /// `has_python_function` first). nullopt: no init function (every path and method then goes
-    /// to the handler).
+    /// to the handler). Not used by the other interfaces.
     std::optional<python_function> init;
+    /// Which interface the handler speaks.
+    app_interface interface = app_interface::automatic;
+    /// WSGI: the prefix a request path that starts with it (followed by `/` or nothing) has
+    /// moved from `PATH_INFO` to `SCRIPT_NAME`: the route prefix the app is mounted on, or
+    /// `--root-path`. Empty: none.
+    std::string root_path;
+    /// WSGI: `wsgi.multiprocess` (worker processes serve the same application).
+    bool multiprocess = false;
     /// Threads, queue, timeout and body type of the executor.
     executor_options python;
 };
 
 /// A Python application: imports the handler's module (its folder goes first on `sys.path`),
-/// runs the init function once, and calls the handler for requests on its own `executor`. The
+/// tells its interface (go contract, WSGI), runs the init function once, and calls the handler
+/// for requests on its own `executor`. With `app_interface::automatic` the handler's signature
+/// decides (six positional parameters: go; `(environ, start_response)`: WSGI; an `async`
+/// `(scope, receive, send)`: ASGI), else its framework's type (a Flask app, Django's
+/// `WSGIHandler`); when neither tells, loading fails asking for the interface. The
 /// app owns the Python side of a call (the handler, the request and response conversions); the
 /// executor decides where and when it runs.
 ///
@@ -51,6 +80,10 @@ public:
     const route_table& routes() const noexcept;
     /// True when an init function ran.
     bool has_init() const noexcept;
+    /// The handler as loaded, its function name filled in (e.g. `flask_app.py:app`).
+    const python_function& handler_function() const noexcept;
+    /// The interface the handler speaks, never `automatic`.
+    app_interface interface() const noexcept;
 
     /// Calls the request handler with `req`; completes with `call_signature`, `void(call_result)`:
     /// the response for every outcome, with the reason it is not the handler's own in

@@ -5,6 +5,8 @@
 
 #include "httpy/app.hpp"
 #include "httpy/async_handler.hpp"
+#include "httpy/body_file.hpp"
+#include "httpy/body_stream.hpp"
 #include "httpy/call_error.hpp"
 #include "httpy/call_result.hpp"
 #include "httpy/config_error.hpp"

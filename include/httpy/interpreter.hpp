@@ -1,8 +1,16 @@
 #pragma once
 
 #include <memory>
+#include <string>
 
 namespace httpy {
+
+/// How the interpreter starts.
+struct interpreter_options {
+    /// A virtual environment (made by `python3 -m venv`) to start in, as its own `bin/python`
+    /// would: its site-packages importable and `sys.prefix` the venv. Empty: none.
+    std::string venv;
+};
 
 /// The process's one CPython interpreter.
 ///
@@ -17,10 +25,12 @@ namespace httpy {
 ///
 /// Requires: constructed and destroyed on the same thread; every `executor` destroyed before
 /// the interpreter is.
-/// Throws: config_error when an interpreter already exists in this process.
+/// Throws: config_error when an interpreter already exists in this process, or when
+/// `options.venv` is no virtual environment (no `pyvenv.cfg`) or one of another Python
+/// version (naming both).
 class interpreter {
 public:
-    interpreter();
+    explicit interpreter(const interpreter_options& options = {});
     ~interpreter();
     interpreter(const interpreter&) = delete;
     interpreter& operator=(const interpreter&) = delete;

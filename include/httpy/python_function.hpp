@@ -13,7 +13,8 @@ struct python_function {
     std::string function;
 
     /// Parses `MODULE[:FUNCTION]` or `FILE.py[:FUNCTION]`; the function defaults to
-    /// `default_function`. Throws: config_error when the module part is empty.
+    /// `default_function` (which may be empty: see `app_options::handler`).
+    /// Throws: config_error when the module part is empty, or a `:` is followed by nothing.
     static python_function parse(std::string_view spec, std::string_view default_function);
 
     friend bool operator==(const python_function&, const python_function&) = default;

@@ -35,6 +35,19 @@ struct request {
     fields headers;
     /// The body bytes exactly as received (may contain NUL and invalid UTF-8).
     std::string body;
+
+    /// What the WSGI environ (and the ASGI scope) carry beside the above; the server fills
+    /// them in, a request made by hand may leave them as they are.
+    /// The query as sent, after the `?`, not decoded; empty without one.
+    std::string query_string;
+    /// The version of the request line: 10 for HTTP/1.0, 11 for HTTP/1.1.
+    unsigned version = 11;
+    /// The connection's two ends: the client's address and port, and the server's own
+    /// (empty and 0 when there is no connection).
+    std::string remote_address;
+    unsigned short remote_port = 0;
+    std::string local_address;
+    unsigned short local_port = 0;
 };
 
 } // namespace httpy

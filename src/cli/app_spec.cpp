@@ -1,14 +1,45 @@
 #include "cli/app_spec.hpp"
 
+#include "httpy/config_error.hpp"
+
+#include <cstdlib>
+
 namespace httpy::detail {
 
-app_options app_spec(std::string_view handler, std::string_view init, bool no_init) {
+namespace {
+
+app_interface interface_named(const std::string& name) {
+    for (auto i : {app_interface::automatic, app_interface::go, app_interface::wsgi,
+                   app_interface::asgi})
+        if (name == to_string(i))
+            return i;
+    throw config_error("--interface " + name + ": expected auto, go, wsgi or asgi");
+}
+
+} // namespace
+
+std::string venv_of(const app_choice& choice) {
+    if (!choice.venv.empty())
+        return choice.venv;
+    const char* active = std::getenv("VIRTUAL_ENV");
+    return active ? active : "";
+}
+
+app_options app_spec(const app_choice& choice, bool no_init) {
     app_options o;
-    o.handler = python_function::parse(handler, "go_request");
-    if (no_init)
+    o.handler = python_function::parse(choice.handler, "");
+    o.interface = interface_named(choice.interface);
+    o.root_path = choice.root_path;
+    while (o.root_path.size() > 1 && o.root_path.back() == '/')
+        o.root_path.pop_back();
+    if (o.root_path == "/")
+        o.root_path.clear();
+    if (!o.root_path.empty() && o.root_path.front() != '/')
+        throw config_error("--root-path " + choice.root_path + ": expected a path starting with /");
+    if (no_init || o.interface == app_interface::wsgi || o.interface == app_interface::asgi)
         return o;
-    if (!init.empty()) {
-        o.init = python_function::parse(init, "go_init");
+    if (!choice.init.empty()) {
+        o.init = python_function::parse(choice.init, "go_init");
         return o;
     }
     // The Python contract's default: the handler module's go_init, when it has one.

@@ -1,6 +1,8 @@
 #include "cli/call_command.hpp"
 
 #include "httpy/app.hpp"
+#include "httpy/body_file.hpp"
+#include "httpy/body_stream.hpp"
 #include "httpy/config_error.hpp"
 #include "httpy/header_name.hpp"
 #include "httpy/interpreter.hpp"
@@ -9,6 +11,7 @@
 #include "httpy/target.hpp"
 #include "cli/app_spec.hpp"
 
+#include <boost/asio/use_future.hpp>
 #include <spdlog/spdlog.h>
 
 #include <cstdio>
@@ -17,6 +20,8 @@
 #include <iterator>
 #include <optional>
 #include <sstream>
+
+#include <unistd.h>
 
 namespace httpy::cli {
 
@@ -62,12 +67,37 @@ request make_request(const call_options& options) {
 }
 
 app_options make_app_options(const call_options& options) {
-    app_options o = detail::app_spec(options.handler, options.init, options.no_init);
+    app_options o = detail::app_spec(options.app, options.no_init);
     o.python.threads = 1;
     o.python.body_as_bytes = options.body_bytes;
     o.python.handler_timeout =
         std::chrono::milliseconds(static_cast<long long>(options.handler_timeout * 1000));
     return o;
+}
+
+// The whole body of `r`: its file region and its stream's chunks read in, so that it prints as
+// it would arrive. A stream that fails ends the body there (the failure is logged).
+void read_whole_body(response& r) {
+    if (r.file) {
+        std::string rest(static_cast<std::size_t>(r.file->length()), '\0');
+        std::size_t got = 0;
+        while (got < rest.size()) {
+            const ssize_t n = ::pread(r.file->fd(), rest.data() + got, rest.size() - got,
+                                      static_cast<off_t>(r.file->offset() + got));
+            if (n <= 0)
+                break;
+            got += static_cast<std::size_t>(n);
+        }
+        r.body.append(rest, 0, got);
+        r.file.reset();
+    }
+    while (r.stream) {
+        call_result next = r.stream->async_next(boost::asio::use_future).get();
+        if (next.error || next.resp.body.empty())
+            break;
+        r.body += next.resp.body;
+    }
+    r.stream.reset();
 }
 
 void print(std::string_view method, const response& r) {
@@ -106,7 +136,7 @@ std::optional<response> route(app& application, request& req) {
 int run_call(const call_options& options) {
     try {
         request req = make_request(options);
-        interpreter python;
+        interpreter python({.venv = detail::venv_of(options.app)});
         app application(make_app_options(options));
         const std::string method = req.method;
         response r;
@@ -114,6 +144,7 @@ int run_call(const call_options& options) {
             r = std::move(*answered);
         else
             r = application.call(std::move(req)).resp;
+        read_whole_body(r);
         print(method, r);
         return r.status < 500 ? 0 : 1;
     } catch (const usage_error& e) {

@@ -1,5 +1,7 @@
 #pragma once
 
+#include "cli/app_spec.hpp"
+
 #include <string>
 #include <vector>
 
@@ -7,8 +9,8 @@ namespace httpy::cli {
 
 /// `httpy call`: one request through a handler, without a server.
 struct call_options {
-    /// `FILE.py[:FUNCTION]` or `MODULE[:FUNCTION]`.
-    std::string handler;
+    /// The application: TARGET, `--init`, `--interface`, `--root-path`, `--venv`.
+    detail::app_choice app;
     std::string method;
     /// Origin-form target, e.g. `/hello/bob?x=1`.
     std::string target;
@@ -17,8 +19,6 @@ struct call_options {
     std::string body;
     /// Read the body from this file instead (when not empty).
     std::string data_file;
-    /// `MODULE:FUNCTION`; empty: the handler module's `go_init` when it has one.
-    std::string init;
     /// Skip the init function even when the module has one (no routing).
     bool no_init = false;
     /// Hand the body to Python as `bytes`.

@@ -48,19 +48,38 @@ struct seconds_option {
     }
 };
 
+// TARGET and the options that say what it is, for both commands.
+void add_app_options(CLI::App* cmd, httpy::detail::app_choice& app) {
+    cmd->add_option("app", app.handler,
+                    "The app: FILE.py[:NAME] or MODULE[:NAME] (default NAME: go_request, else "
+                    "application, else app)")
+        ->required()->envname("HTTPY_HANDLER");
+    cmd->add_option("--interface", app.interface,
+                    "What the app speaks: auto (from its signature or type), go, wsgi, asgi")
+        ->capture_default_str()->check(CLI::IsMember({"auto", "go", "wsgi", "asgi"}))
+        ->envname("HTTPY_INTERFACE");
+    cmd->add_option("--venv", app.venv,
+                    "Virtual environment to run the app in (default: $VIRTUAL_ENV when set)")
+        ->envname("HTTPY_VENV");
+    cmd->add_option("--root-path", app.root_path,
+                    "WSGI: a path prefix moved from PATH_INFO to SCRIPT_NAME")
+        ->envname("HTTPY_ROOT_PATH");
+    cmd->add_option("--init", app.init,
+                    "go contract: init function MODULE:FUNCTION (default: the module's go_init, "
+                    "when it has one; without one every method and path goes to the handler)")
+        ->envname("HTTPY_INIT");
+}
+
 void add_call_command(CLI::App& cli, call_options& call) {
     auto* cmd = cli.add_subcommand(
         "call", "Run one request through a handler without a server, like `curl -i` into Python");
-    cmd->add_option("handler", call.handler, "FILE.py[:FUNCTION] or MODULE[:FUNCTION]")->required();
+    add_app_options(cmd, call.app);
     cmd->add_option("method", call.method, "Request method, e.g. GET")->required();
     cmd->add_option("target", call.target, "Request target, e.g. '/hello/bob?x=1'")->required();
     cmd->add_option("-H,--header", call.headers, "Request header 'Name: value' (repeatable)");
     auto* data = cmd->add_option("-d,--data", call.body, "Request body");
     cmd->add_option("--data-file", call.data_file, "Read the request body from a file")
         ->excludes(data);
-    cmd->add_option("--init", call.init,
-                    "Init function MODULE:FUNCTION (default: the handler module's go_init, when it "
-                    "has one)");
     cmd->add_flag("--no-init", call.no_init, "Skip the module's init function: no routing")
         ->excludes(cmd->get_option("--init"));
     cmd->add_flag("--body-bytes", call.body_bytes, "Hand the body to Python as bytes, not str");
@@ -78,12 +97,7 @@ void add_serve_command(CLI::App& cli, serve_options& serve, std::string& bind,
     auto* cmd = cli.add_subcommand("serve", "Serve a Python handler over HTTP/1.1");
     auto& http = serve.http;
     auto& python = serve.python;
-    cmd->add_option("handler", serve.handler, "FILE.py[:FUNCTION] or MODULE[:FUNCTION]")
-        ->required()->envname("HTTPY_HANDLER");
-    cmd->add_option("--init", serve.init,
-                    "Init function MODULE:FUNCTION (default: the handler module's go_init, when it "
-                    "has one; without one every method and path goes to the handler)")
-        ->envname("HTTPY_INIT");
+    add_app_options(cmd, serve.app);
     cmd->add_option("--bind", bind, "Address to listen on, HOST:PORT (port 0: any free port)")
         ->capture_default_str()->envname("HTTPY_BIND");
     cmd->add_option("--threads", http.io_threads, "IO threads per process; 0: one per core")

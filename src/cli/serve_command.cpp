@@ -48,8 +48,9 @@ constexpr std::chrono::milliseconds stop_margin{5'000};
 static_assert(stop_margin > exit_margin);
 
 app_options make_app_options(const serve_options& options) {
-    app_options o = detail::app_spec(options.handler, options.init);
+    app_options o = detail::app_spec(options.app);
     o.python = options.python;
+    o.multiprocess = options.workers > 1;
     return o;
 }
 
@@ -81,7 +82,7 @@ int serve(const serve_options& options, const worker_link* supervisor) {
     catch_stop_signals_early(supervisor != nullptr); // before any thread, import or listen
     exit_deadline last_resort;                        // outlives the tear-down it bounds
     raise_open_file_limit(options.http.max_connections);
-    interpreter python;
+    interpreter python({.venv = detail::venv_of(options.app)});
     app application(make_app_options(options));
     const router routes = make_router(application);
 
@@ -89,10 +90,14 @@ int serve(const serve_options& options, const worker_link* supervisor) {
     server http(ioc, routes, options.http);
     http.start();
     io_pool pool(ioc, options.http.io_threads, &application.python());
-    spdlog::info("{} on http://{}:{} ({} routes from {}, {} IO threads, {} Python threads)",
+    const python_function& handler = application.handler_function();
+    spdlog::info("{} on http://{}:{} ({} app {}:{}; {}; {} IO threads, {} Python threads)",
                  supervisor ? "serving" : "httpy listening", options.http.host, http.port(),
-                 application.routes().routes().size(),
-                 application.has_init() ? "the init function" : "no init function (every path goes to the handler)",
+                 to_string(application.interface()), handler.module, handler.function,
+                 application.has_init()
+                     ? std::to_string(application.routes().routes().size()) +
+                           " routes from the init function"
+                     : std::string("every path goes to it"),
                  pool.threads_wanted(), options.python.threads);
     if (supervisor) {
         supervisor->ready();

@@ -1,5 +1,6 @@
 #pragma once
 
+#include "cli/app_spec.hpp"
 #include "httpy/executor.hpp"
 #include "httpy/server_options.hpp"
 
@@ -11,10 +12,8 @@ namespace httpy::cli {
 
 /// `httpy serve`: the HTTP server in front of one Python application.
 struct serve_options {
-    /// `FILE.py[:FUNCTION]` or `MODULE[:FUNCTION]`.
-    std::string handler;
-    /// `MODULE:FUNCTION`; empty: the handler module's `go_init` when it has one.
-    std::string init;
+    /// The application: TARGET, `--init`, `--interface`, `--root-path`, `--venv`.
+    detail::app_choice app;
     server_options http;
     executor_options python;
     /// Worker processes under a supervisor; 0: this process serves (no supervisor).

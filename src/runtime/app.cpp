@@ -4,14 +4,19 @@
 
 #include "httpy/config_error.hpp"
 #include "runtime/executor_state.hpp"
+#include "runtime/interface_choice.hpp"
 #include "runtime/module_import.hpp"
 #include "runtime/python_call.hpp"
 #include "runtime/python_error.hpp"
+#include "runtime/wsgi_call.hpp"
+#include "runtime/wsgi_support.hpp"
 #include "marshal/conversion_error.hpp"
 #include "marshal/request_to_python.hpp"
 #include "marshal/response_from_python.hpp"
 #include "marshal/routes_from_python.hpp"
+#include "marshal/wsgi_environ.hpp"
 
+#include <array>
 #include <future>
 #include <map>
 
@@ -64,7 +69,24 @@ private:
     request req_;
 };
 
+// The names a module's handler is looked up by when the target names none, in this order.
+constexpr std::array<const char*, 3> default_handlers{"go_request", "application", "app"};
+
 } // namespace
+
+const char* to_string(app_interface i) noexcept {
+    switch (i) {
+    case app_interface::go:
+        return "go";
+    case app_interface::wsgi:
+        return "wsgi";
+    case app_interface::asgi:
+        return "asgi";
+    case app_interface::automatic:
+        break;
+    }
+    return "auto";
+}
 
 struct app::state {
     explicit state(app_options o)
@@ -75,10 +97,19 @@ struct app::state {
     route_table routes;
     bool has_init = false;
     std::shared_ptr<const handler_info> handler;
+    std::shared_ptr<const detail::wsgi_app_info> wsgi;
     std::shared_ptr<executor::state> pool;
     executor python; // last: stopped first, while the rest is still there
 
     void load();
+    void load_wsgi(py::object application);
+
+    // The call that runs `req` through the handler, for the interface it speaks.
+    detail::call_ptr make_call(request req, call_completion done) const {
+        if (wsgi)
+            return detail::make_wsgi_call(wsgi, *pool, std::move(req), std::move(done));
+        return std::make_shared<request_call>(handler, std::move(req), std::move(done));
+    }
 };
 
 // Requires: GIL held.
@@ -105,7 +136,37 @@ void app::state::load() {
         return fn;
     };
 
+    if (options.handler.function.empty()) {
+        py::object& module = module_of(options.handler.module);
+        for (const char* name : default_handlers)
+            if (py::hasattr(module, name)) {
+                options.handler.function = name;
+                break;
+            }
+        if (options.handler.function.empty())
+            throw config_error(options.handler.module +
+                               " has none of go_request, application and app; name the "
+                               "handler as " + options.handler.module + ":NAME");
+    }
     py::object function = function_of(options.handler);
+    const std::string spec = options.handler.module + ":" + options.handler.function;
+    if (options.interface == app_interface::automatic) {
+        const auto found = detail::interface_of(function);
+        if (!found)
+            throw config_error(spec + ": cannot tell which interface it speaks from its "
+                               "signature or type; say it with --interface go|wsgi|asgi");
+        options.interface = *found;
+    }
+    if (options.interface == app_interface::asgi)
+        throw config_error(spec + " is an ASGI application; httpy does not serve ASGI yet "
+                                  "(the go contract and WSGI only)");
+    if (options.interface == app_interface::wsgi) {
+        if (options.init)
+            throw config_error(spec + " is a WSGI application: an init function (" +
+                               options.init->function + ") is for the go contract only");
+        load_wsgi(std::move(function));
+        return;
+    }
     handler = std::make_shared<const handler_info>(handler_info{
         function, options.handler.function,
         options.python.body_as_bytes ? marshal::body_type::bytes : marshal::body_type::str,
@@ -130,6 +191,28 @@ void app::state::load() {
     has_init = true;
 }
 
+// Requires: GIL held.
+void app::state::load_wsgi(py::object application) {
+    detail::wsgi_support support = detail::make_wsgi_support(options.python.max_response_bytes);
+    py::dict constant = marshal::wsgi_constant_environ(
+        {support.errors, support.file_wrapper_type, options.multiprocess});
+    auto info = std::make_shared<detail::wsgi_app_info>();
+    info->application = application;
+    info->name = options.handler.module + ":" + options.handler.function;
+    info->root_path = options.root_path;
+    info->constant_environ = constant;
+    info->start_response_type = support.start_response_type;
+    info->file_wrapper_type = support.file_wrapper_type;
+    info->file_region = support.file_region;
+    info->bytes_io = support.bytes_io;
+    info->max_response_bytes = options.python.max_response_bytes;
+    for (py::object* o : {&application, static_cast<py::object*>(&constant),
+                          &support.start_response_type, &support.errors,
+                          &support.file_wrapper_type, &support.file_region, &support.bytes_io})
+        pool->keep(std::move(*o));
+    wsgi = std::move(info);
+}
+
 app::app(app_options options) : state_(std::make_unique<state>(std::move(options))) {
     py::gil_scoped_acquire gil;
     state_->load();
@@ -140,11 +223,12 @@ app::~app() = default;
 const raw_routes& app::raw() const noexcept { return state_->raw; }
 const route_table& app::routes() const noexcept { return state_->routes; }
 bool app::has_init() const noexcept { return state_->has_init; }
+const python_function& app::handler_function() const noexcept { return state_->options.handler; }
+app_interface app::interface() const noexcept { return state_->options.interface; }
 executor& app::python() noexcept { return state_->python; }
 
 void app::submit(request req, call_completion done) {
-    state_->pool->submit(
-        std::make_shared<request_call>(state_->handler, std::move(req), std::move(done)));
+    state_->pool->submit(state_->make_call(std::move(req), std::move(done)));
 }
 
 async_handler app::handler() {
@@ -156,8 +240,8 @@ call_result app::call(httpy::request req) {
     auto future = promise.get_future();
     // From an IO thread of the executor it runs here: posted to this thread, it would wait for
     // the very thread that waits for it.
-    state_->pool->call_blocking(std::make_shared<request_call>(
-        state_->handler, std::move(req),
+    state_->pool->call_blocking(state_->make_call(
+        std::move(req),
         call_completion([&promise](call_result r) { promise.set_value(std::move(r)); })));
     return future.get();
 }

@@ -2,6 +2,7 @@
 #include <pybind11/pybind11.h>
 
 #include "runtime/executor_state.hpp"
+#include "runtime/response_stream.hpp"
 
 #include "runtime/python_error.hpp"
 #include "runtime/python_threads.hpp"
@@ -436,6 +437,7 @@ void executor::state::drop_python_objects() noexcept {
         never_started.swap(to_start);
     }
     never_started.clear();
+    detail::close_all_streams(*this);
     kept.clear();
     runner = py::object();
 }

@@ -24,6 +24,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <unordered_map>
 #include <variant>
 #include <vector>
 
@@ -90,6 +91,17 @@ struct slot {
 struct coroutine_call {
     call_ptr call;
     bool cancel_sent = false; // answered by the monitor (deadline or cancellation), task cancelled
+};
+
+/// A response body Python still produces (see response_stream.hpp). Touched only with the GIL.
+struct open_stream {
+    pybind11::object iterable;       // what close() is called on, once
+    pybind11::object iterator;       // what the chunks come from
+    pybind11::object start_response; // WSGI: holds what write() took; None for the go contract
+    std::shared_ptr<std::atomic<bool>> closed; // set once close() has run, read without the GIL
+    std::string description;         // names the stream in log lines
+    bool busy = false;               // a chunk call is inside the iterator
+    bool close_requested = false;    // the server dropped the stream while it was busy
 };
 
 /// A call the monitor answers instead of its handler, and why.
@@ -177,6 +189,8 @@ struct executor::state : std::enable_shared_from_this<executor::state> {
 
     // Python objects: touched only with the GIL held.
     std::vector<pybind11::object> kept;
+    std::unordered_map<std::uint64_t, detail::open_stream> streams; // responses being streamed
+    std::uint64_t next_stream_id = 1;
     pybind11::object runner; // the event loop's Python side
     // Coroutines for the loop to start; guarded by mu too (moved in and out, never copied).
     std::vector<std::pair<std::uint64_t, pybind11::object>> to_start;

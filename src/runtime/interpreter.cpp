@@ -10,6 +10,9 @@
 
 #include <atomic>
 #include <csignal>
+#include <filesystem>
+#include <fstream>
+#include <string>
 #include <optional>
 
 namespace py = pybind11;
@@ -31,6 +34,43 @@ void ignore_write_signals() {
     std::signal(SIGXFSZ, SIG_IGN);
 }
 
+// The `version` (or `version_info`) a venv's pyvenv.cfg records, e.g. "3.11.2".
+std::string venv_version(const std::filesystem::path& cfg) {
+    std::ifstream in(cfg);
+    std::string line;
+    while (std::getline(in, line)) {
+        const auto eq = line.find('=');
+        if (eq == std::string::npos)
+            continue;
+        auto trim = [](std::string s) {
+            const auto b = s.find_first_not_of(" \t\r");
+            const auto e = s.find_last_not_of(" \t\r");
+            return b == std::string::npos ? std::string() : s.substr(b, e - b + 1);
+        };
+        const std::string key = trim(line.substr(0, eq));
+        if (key == "version" || key == "version_info")
+            return trim(line.substr(eq + 1));
+    }
+    return {};
+}
+
+// Checks that `venv` is a virtual environment of this Python; returns its interpreter's path.
+std::string venv_executable(const std::string& venv) {
+    namespace fs = std::filesystem;
+    const fs::path root = fs::absolute(venv);
+    const fs::path cfg = root / "pyvenv.cfg";
+    if (!fs::is_regular_file(cfg))
+        throw config_error("--venv " + venv + " is not a virtual environment: it has no pyvenv.cfg");
+    const std::string theirs = venv_version(cfg);
+    const std::string ours = std::to_string(PY_MAJOR_VERSION) + "." + std::to_string(PY_MINOR_VERSION);
+    if (theirs != ours && !theirs.starts_with(ours + "."))
+        throw config_error("--venv " + venv + " is a virtual environment of Python " +
+                           (theirs.empty() ? std::string("of unknown version") : theirs) +
+                           ", but httpy runs Python " + PY_VERSION +
+                           "; make the venv with that Python (/usr/bin/python3 -m venv)");
+    return (root / "bin" / "python").string();
+}
+
 } // namespace
 
 void detail::python_thread_left() noexcept { ++left_running; }
@@ -41,12 +81,35 @@ struct interpreter::state {
     std::optional<py::gil_scoped_release> released;
 };
 
-interpreter::interpreter() {
+interpreter::interpreter(const interpreter_options& options) {
     if (alive.exchange(true))
         throw config_error("a Python interpreter is already running in this process");
+    std::string executable;
+    try {
+        if (!options.venv.empty())
+            executable = venv_executable(options.venv);
+    } catch (...) {
+        alive = false;
+        throw;
+    }
     ignore_write_signals();
-    py::initialize_interpreter(/*init_signal_handlers=*/false, 0, nullptr,
-                               /*add_program_dir_to_path=*/false);
+    // As pybind11's own initialize_interpreter does, plus the venv: site.py finds pyvenv.cfg
+    // beside (or above) sys.executable and sets sys.prefix and the site-packages from it.
+    PyConfig config;
+    PyConfig_InitIsolatedConfig(&config);
+    config.isolated = 0;
+    config.use_environment = 1;
+    config.install_signal_handlers = 0;
+    if (!executable.empty()) {
+        const PyStatus status =
+            PyConfig_SetBytesString(&config, &config.executable, executable.c_str());
+        if (PyStatus_Exception(status) != 0) {
+            PyConfig_Clear(&config);
+            alive = false;
+            throw config_error("--venv " + options.venv + ": cannot use its path");
+        }
+    }
+    py::initialize_interpreter(&config, 0, nullptr, /*add_program_dir_to_path=*/false);
     state_ = std::make_unique<state>();
     state_->released.emplace();
 }

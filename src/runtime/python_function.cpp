@@ -16,9 +16,10 @@ python_function python_function::parse(std::string_view spec, std::string_view d
     const auto slash = spec.rfind('/');
     const auto colon = spec.find(':', slash == std::string_view::npos ? 0 : slash);
     python_function f{std::string(spec.substr(0, colon)), std::string(default_function)};
-    if (colon != std::string_view::npos)
+    const bool named = colon != std::string_view::npos;
+    if (named)
         f.function = std::string(spec.substr(colon + 1));
-    if (f.module.empty() || f.function.empty())
+    if (f.module.empty() || (named && f.function.empty()))
         throw config_error("bad Python function \"" + std::string(spec) +
                            "\": expected MODULE[:FUNCTION] or FILE.py[:FUNCTION]");
     return f;

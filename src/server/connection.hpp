@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <string>
 
 namespace httpy {
 class router;
@@ -34,7 +35,17 @@ inline constexpr std::chrono::milliseconds close_grace{500};
 struct connection {
     using clock = std::chrono::steady_clock;
 
-    explicit connection(boost::asio::ip::tcp::socket s) : socket(std::move(s)) {}
+    explicit connection(boost::asio::ip::tcp::socket s) : socket(std::move(s)) {
+        boost::system::error_code ec;
+        if (auto peer = socket.remote_endpoint(ec); !ec) {
+            remote_address = peer.address().to_string();
+            remote_port = peer.port();
+        }
+        if (auto local = socket.local_endpoint(ec); !ec) {
+            local_address = local.address().to_string();
+            local_port = local.port();
+        }
+    }
 
     /// Gives the next operations until `timeout` from now; then the sweeper cancels them and
     /// `timed_out` is set. Requires: on the connection's strand.
@@ -47,12 +58,23 @@ struct connection {
     /// No deadline (while a handler runs: its own timeout applies).
     void never_expire() { deadline.store(INT64_MAX, std::memory_order_relaxed); }
 
+    /// The client as log lines name it, "address:port".
+    std::string peer() const {
+        return remote_address.empty() ? std::string("unknown peer")
+                                      : remote_address + ":" + std::to_string(remote_port);
+    }
+
     /// True when the deadline has passed.
     bool expired(clock::time_point now) const {
         return now.time_since_epoch().count() >= deadline.load(std::memory_order_relaxed);
     }
 
     boost::asio::ip::tcp::socket socket;
+    /// The two ends, read once at accept (empty and 0 when the socket could not tell).
+    std::string remote_address;
+    unsigned short remote_port = 0;
+    std::string local_address;
+    unsigned short local_port = 0;
     /// When pending operations give up, as steady_clock ticks.
     std::atomic<std::int64_t> deadline{INT64_MAX};
     /// Set on the strand when the sweeper cancelled operations at the deadline.

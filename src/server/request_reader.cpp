@@ -87,6 +87,9 @@ boost::system::error_code request_reader::decode_target() {
     }
     req.path = std::move(decoded->path);
     req.query = std::move(decoded->query);
+    if (const auto question = target.find('?'); question != std::string::npos)
+        req.query_string.assign(target, question + 1);
+    req.version = parser_.version();
     return {};
 }
 

@@ -17,7 +17,7 @@ bool server_owned(std::string_view name) {
            iequals(name, "Connection");
 }
 
-void append_number(std::string& out, std::size_t value) {
+void append_number(std::string& out, std::uint64_t value) {
     char digits[24];
     auto [end, ec] = std::to_chars(digits, digits + sizeof digits, value);
     out.append(digits, end);
@@ -32,10 +32,15 @@ void append_field(std::string& out, std::string_view name, std::string_view valu
 bool bodyless_status(int status) noexcept { return status < 200 || status == 204 || status == 304; }
 
 std::string response_head(const response& r, unsigned version, bool keep_alive) {
+    return response_head(r, version, keep_alive, {body_framing::content_length, r.body.size()});
+}
+
+std::string response_head(const response& r, unsigned version, bool keep_alive,
+                          body_framing framing) {
     std::string out;
     out.reserve(192);
     out.append(version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ");
-    append_number(out, static_cast<std::size_t>(r.status));
+    append_number(out, static_cast<std::uint64_t>(r.status));
     out.append(" ").append(reason_phrase(r.status)).append("\r\n");
     bool has_date = false, has_server = false;
     for (const auto& [name, values] : r.headers) {
@@ -51,9 +56,13 @@ std::string response_head(const response& r, unsigned version, bool keep_alive) 
     if (!has_server)
         append_field(out, "Server", "httpy");
     if (!bodyless_status(r.status)) {
-        out.append("Content-Length: ");
-        append_number(out, r.body.size());
-        out.append("\r\n");
+        if (framing.kind == body_framing::content_length) {
+            out.append("Content-Length: ");
+            append_number(out, framing.length);
+            out.append("\r\n");
+        } else if (framing.kind == body_framing::chunked) {
+            append_field(out, "Transfer-Encoding", "chunked");
+        }
     }
     if (version == 10 && keep_alive)
         append_field(out, "Connection", "keep-alive");

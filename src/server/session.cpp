@@ -7,6 +7,7 @@
 #include "server/request_parser.hpp"
 #include "server/request_reader.hpp"
 #include "server/response_head.hpp"
+#include "server/response_writer.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/bind_cancellation_slot.hpp>
@@ -59,11 +60,6 @@ int status_for_read_error(const error_code& ec) {
     return 0;
 }
 
-std::string remote_of(const connection& conn) {
-    error_code ec;
-    auto endpoint = conn.socket.remote_endpoint(ec);
-    return ec ? "unknown peer" : endpoint.address().to_string() + ":" + std::to_string(endpoint.port());
-}
 
 // Whether the connection stays open after `r`: as the client asked, unless the handler's
 // response says `Connection: close` or the server is stopping.
@@ -103,7 +99,7 @@ private:
     net::awaitable<bool> serve_one();
     net::awaitable<response> dispatch(request& req);
     response call_native(const native_handler& handler, const request& req) const;
-    net::awaitable<bool> write(response r, response_mode mode, bool keep_alive);
+    net::awaitable<written> write(response r, response_mode mode, bool keep_alive);
     net::awaitable<void> reject(const error_code& ec, const request_reader& reader);
     net::awaitable<void> linger();
     void log_access(std::string_view method, std::string_view target, int status,
@@ -222,12 +218,11 @@ net::awaitable<bool> session::serve_one() {
     else
         r = co_await dispatch(reader.get()); // moves the request on to its handler
     const int status = r.status;
-    const std::size_t bytes = r.body.size();
     const bool keep = keep_alive(mode, r, conn_->closing);
-    const bool written = co_await write(std::move(r), mode, keep);
+    const written out = co_await write(std::move(r), mode, keep);
     if (ctx_.options.access_log)
-        log_access(method, reader.head().target(), status, bytes, start);
-    co_return written && keep;
+        log_access(method, reader.head().target(), status, out.body_bytes, start);
+    co_return out.keep_alive;
 }
 
 net::awaitable<response> session::dispatch(request& req) {
@@ -237,6 +232,10 @@ net::awaitable<response> session::dispatch(request& req) {
     if (match.status == 405)
         co_return method_not_allowed(match.allowed);
     req.params = std::move(match.params);
+    req.remote_address = conn_->remote_address;
+    req.remote_port = conn_->remote_port;
+    req.local_address = conn_->local_address;
+    req.local_port = conn_->local_port;
     if (const auto* native = std::get_if<native_handler>(match.handler))
         co_return call_native(*native, req);
     if (conn_->drain_over) // past the drain deadline: no call starts any more
@@ -258,32 +257,17 @@ response session::call_native(const native_handler& handler, const request& req)
         return handler(req);
     } catch (const std::exception& e) {
         spdlog::error("{}: the native handler for {} {} threw: {}; answering 500",
-                      remote_of(*conn_), req.method, req.path, e.what());
+                      conn_->peer(), req.method, req.path, e.what());
     } catch (...) {
         spdlog::error("{}: the native handler for {} {} threw a non-standard exception; "
                       "answering 500",
-                      remote_of(*conn_), req.method, req.path);
+                      conn_->peer(), req.method, req.path);
     }
     return status_response(500);
 }
 
-net::awaitable<bool> session::write(response r, response_mode mode, bool keep_alive) {
-    const std::string head_bytes = response_head(r, mode.version, keep_alive);
-    const bool with_body = !mode.head && !bodyless_status(r.status);
-    const std::array<net::const_buffer, 2> buffers{
-        net::buffer(head_bytes), with_body ? net::buffer(r.body) : net::const_buffer()};
-    conn_->expire_after(ctx_.options.write_timeout);
-    auto [ec, n] = co_await net::async_write(conn_->socket, buffers, use_tuple);
-    if (timed(ec) == beast::error::timeout) {
-        // The client stopped reading: close with a reset (as nginx's reset_timedout_connection)
-        // so the kernel drops the unsent bytes now, not after minutes of zero-window probes.
-        error_code ignored;
-        conn_->socket.set_option(net::socket_base::linger(true, 0), ignored);
-    }
-    if (ec && timed(ec) != net::error::operation_aborted)
-        spdlog::info("{}: writing the response failed: {}", remote_of(*conn_),
-                     timed(ec).message());
-    co_return !ec;
+net::awaitable<written> session::write(response r, response_mode mode, bool keep_alive) {
+    co_return co_await write_response(*conn_, ctx_.options, std::move(r), mode, keep_alive);
 }
 
 // Answers a request that could not be read (when an answer is owed), then the connection closes.
@@ -292,12 +276,12 @@ net::awaitable<void> session::reject(const error_code& ec, const request_reader&
     if (status == 0)
         co_return;
     if (ec == request_error::bad_target || ec == request_error::too_many_query_params)
-        spdlog::warn("{}: {} \"{:.256}\"; answering {} and closing", remote_of(*conn_),
+        spdlog::warn("{}: {} \"{:.256}\"; answering {} and closing", conn_->peer(),
                      ec.message(), reader.head().target(), status);
     else
-        spdlog::warn("{}: {}; answering {} and closing", remote_of(*conn_), ec.message(), status);
-    const bool written = co_await write(status_response(status), response_mode{}, false);
-    if (written && status != 408)
+        spdlog::warn("{}: {}; answering {} and closing", conn_->peer(), ec.message(), status);
+    const written out = co_await write(status_response(status), response_mode{}, false);
+    if (out.whole && status != 408)
         co_await linger();
 }
 
@@ -324,9 +308,9 @@ net::awaitable<void> session::linger() {
 }
 
 void session::log_access(std::string_view method, std::string_view target, int status,
-                         std::size_t bytes, clock_type::time_point start) const {
+                         std::uint64_t bytes, clock_type::time_point start) const {
     const auto us = std::chrono::duration_cast<std::chrono::microseconds>(clock_type::now() - start);
-    spdlog::info("{} {} {} {} {}B {:.3f}ms", remote_of(*conn_), method, target, status, bytes,
+    spdlog::info("{} {} {} {} {}B {:.3f}ms", conn_->peer(), method, target, status, bytes,
                  static_cast<double>(us.count()) / 1000.0);
 }
 

@@ -1,0 +1,134 @@
+#include "marshal/wsgi_environ.hpp"
+
+#include <pybind11/pybind11.h>
+
+#include "marshal/interned_name.hpp"
+#include "marshal/python_text.hpp"
+
+#include <boost/beast/core/string.hpp>
+
+#include <array>
+#include <charconv>
+#include <string>
+
+namespace py = pybind11;
+
+namespace httpy::marshal {
+
+namespace {
+
+using detail::steal_or_throw;
+
+py::object latin1(std::string_view s) {
+    return steal_or_throw(
+        PyUnicode_DecodeLatin1(s.data(), static_cast<Py_ssize_t>(s.size()), nullptr));
+}
+
+void set(py::handle dict, std::string_view key, py::handle value) {
+    if (PyDict_SetItem(dict.ptr(), interned_name(key).ptr(), value.ptr()) != 0)
+        throw py::error_already_set();
+}
+
+void set_latin1(py::handle dict, std::string_view key, std::string_view value) {
+    set(dict, key, latin1(value));
+}
+
+void set_number(py::handle dict, std::string_view key, std::uint64_t n) {
+    std::array<char, 24> digits{};
+    auto [end, ec] = std::to_chars(digits.data(), digits.data() + digits.size(), n);
+    set_latin1(dict, key, std::string_view(digits.data(), static_cast<std::size_t>(end - digits.data())));
+}
+
+// "HTTP_USER_AGENT" for "User-Agent"; false for a name holding '_'.
+bool cgi_name(std::string_view name, std::string& out) {
+    out.assign("HTTP_");
+    for (char c : name) {
+        if (c == '_')
+            return false;
+        out.push_back(c == '-' ? '_' : (c >= 'a' && c <= 'z') ? static_cast<char>(c - 32) : c);
+    }
+    return true;
+}
+
+// The values of one header as one str: joined with ", ", or "; " for Cookie (RFC 9113 8.2.3).
+py::object joined(std::string_view name, const fields::value_list& values) {
+    if (values.size() == 1)
+        return latin1(values.front());
+    const std::string_view separator = boost::beast::iequals(name, "Cookie") ? "; " : ", ";
+    std::string all;
+    for (const auto& v : values) {
+        if (!all.empty())
+            all.append(separator);
+        all.append(v);
+    }
+    return latin1(all);
+}
+
+bool under_root(std::string_view path, std::string_view root) {
+    return !root.empty() && path.starts_with(root) &&
+           (path.size() == root.size() || path[root.size()] == '/');
+}
+
+} // namespace
+
+py::dict wsgi_constant_environ(const wsgi_constants& c) {
+    py::dict d;
+    d["wsgi.version"] = py::make_tuple(1, 0);
+    d["wsgi.url_scheme"] = py::str("http");
+    d["wsgi.errors"] = c.errors;
+    d["wsgi.file_wrapper"] = c.file_wrapper;
+    d["wsgi.multithread"] = py::bool_(true);
+    d["wsgi.multiprocess"] = py::bool_(c.multiprocess);
+    d["wsgi.run_once"] = py::bool_(false);
+    d["wsgi.input_terminated"] = py::bool_(true);
+    return d;
+}
+
+py::dict wsgi_environ(const request& req, py::handle constant, std::string_view root_path,
+                      py::handle bytes_io, bool& dropped_underscore) {
+    auto env = steal_or_throw<py::dict>(PyDict_Copy(constant.ptr()));
+    set(env, "REQUEST_METHOD", interned_name(req.method));
+    const std::string_view path = req.path;
+    if (under_root(path, root_path)) {
+        set_latin1(env, "SCRIPT_NAME", root_path);
+        set_latin1(env, "PATH_INFO", path.substr(root_path.size()));
+    } else {
+        set_latin1(env, "SCRIPT_NAME", {});
+        set_latin1(env, "PATH_INFO", path);
+    }
+    set_latin1(env, "QUERY_STRING", req.query_string);
+    set_latin1(env, "SERVER_PROTOCOL", req.version == 10 ? "HTTP/1.0" : "HTTP/1.1");
+    set_latin1(env, "SERVER_NAME", req.local_address.empty() ? "localhost" : req.local_address);
+    set_number(env, "SERVER_PORT", req.local_port);
+    set_latin1(env, "REMOTE_ADDR", req.remote_address);
+    set_number(env, "REMOTE_PORT", req.remote_port);
+
+    bool length_sent = false;
+    std::string key;
+    for (const auto& [name, values] : req.headers) {
+        if (boost::beast::iequals(name, "Content-Length")) {
+            length_sent = true; // the real length goes in below
+            continue;
+        }
+        if (boost::beast::iequals(name, "Content-Type")) {
+            set(env, "CONTENT_TYPE", joined(name, values));
+            continue;
+        }
+        if (!cgi_name(name, key)) {
+            dropped_underscore = true;
+            continue;
+        }
+        set(env, key, joined(name, values));
+    }
+    if (length_sent || !req.body.empty())
+        set_number(env, "CONTENT_LENGTH", req.body.size());
+
+    auto body = steal_or_throw(
+        PyBytes_FromStringAndSize(req.body.data(), static_cast<Py_ssize_t>(req.body.size())));
+    PyObject* arg = body.ptr();
+    set(env, "wsgi.input",
+        steal_or_throw(PyObject_Vectorcall(bytes_io.ptr(), &arg, 1, nullptr)));
+    return env;
+}
+
+} // namespace httpy::marshal

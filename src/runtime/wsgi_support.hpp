@@ -1,0 +1,32 @@
+#pragma once
+
+// The WSGI objects an environ carries that are Python classes (start_response, wsgi.errors,
+// wsgi.file_wrapper), made once per application. Not a public header.
+
+#include <pybind11/pytypes.h>
+
+#include <cstddef>
+
+namespace httpy::detail {
+
+struct wsgi_support {
+    /// `StartResponse()`: the start_response of one request; after the call its `status` and
+    /// `headers` hold what the application gave, `written` what it passed to write() (a list
+    /// of bytes, or None) and setting `sent` makes a later call with exc_info re-raise.
+    pybind11::object start_response_type;
+    /// `wsgi.errors`: writes each line to httpy's log.
+    pybind11::object errors;
+    /// `wsgi.file_wrapper`.
+    pybind11::object file_wrapper_type;
+    /// `file_region(wrapper)`: `(fd, offset, length)` of the regular file a file wrapper
+    /// wraps, `fd` a duplicate descriptor the caller owns; None for any other file-like.
+    pybind11::object file_region;
+    /// `io.BytesIO`, for `wsgi.input`.
+    pybind11::object bytes_io;
+};
+
+/// Makes the objects; `max_written` bounds what write() may hold before it raises.
+/// Requires: GIL held. Throws: pybind11::error_already_set.
+wsgi_support make_wsgi_support(std::size_t max_written);
+
+} // namespace httpy::detail
