@@ -71,14 +71,14 @@ bool under_root(std::string_view path, std::string_view root) {
 
 } // namespace
 
-py::dict wsgi_constant_environ(const wsgi_constants& c) {
+py::dict wsgi_constant_environ(py::handle errors, py::handle file_wrapper, bool multiprocess) {
     py::dict d;
     d["wsgi.version"] = py::make_tuple(1, 0);
     d["wsgi.url_scheme"] = py::str("http");
-    d["wsgi.errors"] = c.errors;
-    d["wsgi.file_wrapper"] = c.file_wrapper;
+    d["wsgi.errors"] = errors;
+    d["wsgi.file_wrapper"] = file_wrapper;
     d["wsgi.multithread"] = py::bool_(true);
-    d["wsgi.multiprocess"] = py::bool_(c.multiprocess);
+    d["wsgi.multiprocess"] = py::bool_(multiprocess);
     d["wsgi.run_once"] = py::bool_(false);
     d["wsgi.input_terminated"] = py::bool_(true);
     return d;

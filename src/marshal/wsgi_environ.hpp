@@ -8,21 +8,13 @@
 
 namespace httpy::marshal {
 
-/// What every environ of one WSGI application shares: built once, copied per request.
-struct wsgi_constants {
-    /// `wsgi.errors`, the stream that writes to httpy's log.
-    pybind11::handle errors;
-    /// `wsgi.file_wrapper`.
-    pybind11::handle file_wrapper;
-    /// `wsgi.multiprocess`: true when worker processes serve the same app.
-    bool multiprocess = false;
-};
-
 /// The keys that are the same for every request: `wsgi.version` (1, 0), `wsgi.url_scheme`
 /// "http", `wsgi.errors`, `wsgi.file_wrapper`, `wsgi.multithread` True, `wsgi.multiprocess`,
-/// `wsgi.run_once` False, `wsgi.input_terminated` True.
+/// `wsgi.run_once` False, `wsgi.input_terminated` True; `multiprocess` when worker processes
+/// serve the same application.
 /// Requires: GIL held. Throws: pybind11::error_already_set.
-pybind11::dict wsgi_constant_environ(const wsgi_constants& c);
+pybind11::dict wsgi_constant_environ(pybind11::handle errors, pybind11::handle file_wrapper,
+                                     bool multiprocess);
 
 /// The environ of `req` (PEP 3333), from a copy of `constant`; nothing comes from
 /// `os.environ`. `PATH_INFO` and `QUERY_STRING` are the path's decoded bytes and the raw query

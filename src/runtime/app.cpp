@@ -8,6 +8,7 @@
 #include "runtime/module_import.hpp"
 #include "runtime/python_call.hpp"
 #include "runtime/python_error.hpp"
+#include "runtime/response_stream.hpp"
 #include "runtime/wsgi_call.hpp"
 #include "runtime/wsgi_support.hpp"
 #include "marshal/conversion_error.hpp"
@@ -43,11 +44,23 @@ bool is_awaitable(py::handle result) {
     return PyCoro_CheckExact(result.ptr()) || py::hasattr(result, "__await__");
 }
 
+// The body of a handler's (status, body, headers) result when it is an iterator (a generator),
+// to be streamed; else null.
+py::handle iterator_body(py::handle result) {
+    if (!(PyTuple_CheckExact(result.ptr()) || PyList_CheckExact(result.ptr())) ||
+        PySequence_Fast_GET_SIZE(result.ptr()) != 3)
+        return {};
+    py::handle body = PySequence_Fast_GET_ITEM(result.ptr(), 1);
+    return PyIter_Check(body.ptr()) ? body : py::handle();
+}
+
 // One request through the handler: request in, response (or an awaitable) out.
 class request_call final : public detail::python_call {
 public:
-    request_call(std::shared_ptr<const handler_info> info, request req, call_completion done)
-        : python_call(std::move(done)), info_(std::move(info)), req_(std::move(req)) {}
+    request_call(std::shared_ptr<const handler_info> info, executor::state& pool, request req,
+                 call_completion done)
+        : python_call(std::move(done)), info_(std::move(info)), pool_(pool),
+          req_(std::move(req)) {}
 
     detail::run_result run() override {
         py::object result = marshal::call_handler(info_->function, req_, info_->body);
@@ -57,7 +70,20 @@ public:
     }
 
     response resume(py::handle result) override {
-        return marshal::response_from_python(result, info_->name, info_->max_response_bytes);
+        py::handle body = iterator_body(result);
+        if (!body)
+            return marshal::response_from_python(result, info_->name, info_->max_response_bytes);
+        // The status and headers as any response's, then the body as a stream.
+        py::tuple head = py::make_tuple(py::handle(PySequence_Fast_GET_ITEM(result.ptr(), 0)),
+                                        py::bytes(),
+                                        py::handle(PySequence_Fast_GET_ITEM(result.ptr(), 2)));
+        response r = marshal::response_from_python(head, info_->name, info_->max_response_bytes);
+        auto iterable = py::reinterpret_borrow<py::object>(body);
+        detail::open_stream s{iterable, iterable, py::none(), nullptr,
+                              describe() + " (response body)"};
+        r.stream = detail::open_response_stream(pool_, std::move(s), detail::chunk_kind::go,
+                                                info_->max_response_bytes);
+        return r;
     }
 
     std::string describe() const override {
@@ -66,6 +92,7 @@ public:
 
 private:
     std::shared_ptr<const handler_info> info_;
+    executor::state& pool_;
     request req_;
 };
 
@@ -108,7 +135,7 @@ struct app::state {
     detail::call_ptr make_call(request req, call_completion done) const {
         if (wsgi)
             return detail::make_wsgi_call(wsgi, *pool, std::move(req), std::move(done));
-        return std::make_shared<request_call>(handler, std::move(req), std::move(done));
+        return std::make_shared<request_call>(handler, *pool, std::move(req), std::move(done));
     }
 };
 
@@ -195,7 +222,7 @@ void app::state::load() {
 void app::state::load_wsgi(py::object application) {
     detail::wsgi_support support = detail::make_wsgi_support(options.python.max_response_bytes);
     py::dict constant = marshal::wsgi_constant_environ(
-        {support.errors, support.file_wrapper_type, options.multiprocess});
+        support.errors, support.file_wrapper_type, options.multiprocess);
     auto info = std::make_shared<detail::wsgi_app_info>();
     info->application = application;
     info->name = options.handler.module + ":" + options.handler.function;

@@ -63,4 +63,27 @@ def go_request(method, path, params, query, headers, body):
         return int(query["code"][0]), "", None
     if path == "/big":
         return 200, b"x" * int(query["n"][0]), None
+    if path == "/generator":
+        return 200, _chunks(int(query["n"][0]), float(query.get("delay", ["0"])[0])), None
+    if path == "/generator-raise":
+        return 200, _chunks(2, 0, then_raise=True), None
+    if path == "/generator-count":
+        return 200, str(_closed), None
     return 200, path, {"X-Path": path}
+
+
+_closed = 0
+
+
+def _chunks(n, delay, then_raise=False):
+    """A streamed go body: str and bytes chunks alternating; counts its own closing."""
+    global _closed
+    try:
+        for i in range(n):
+            yield f"chunk {i}\n" if i % 2 == 0 else f"chunk {i}\n".encode()
+            if delay:
+                time.sleep(delay)
+        if then_raise:
+            raise RuntimeError("the body generator failed")
+    finally:
+        _closed += 1
