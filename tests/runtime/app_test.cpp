@@ -259,3 +259,70 @@ TEST_CASE("a fallback to app.handler() answers every path through the app") {
     CHECK_FALSE(r.error);
     CHECK(r.resp.headers.find("X-Path")->front() == "/any/where");
 }
+
+namespace {
+
+const std::string wsgi_apps = HTTPY_TEST_DATA "/wsgi_apps.py";
+
+} // namespace
+
+TEST_CASE("auto tells the go contract, WSGI and ASGI apart, or asks") {
+    const auto interface_of = [](const char* name) {
+        return httpy::app({.handler = {wsgi_apps, name}}).interface();
+    };
+    CHECK(interface_of("application") == httpy::app_interface::wsgi);
+    CHECK(interface_of("callable_object") == httpy::app_interface::wsgi);
+    CHECK(interface_of("go_request") == httpy::app_interface::go);
+    CHECK(config_error_of({.handler = {wsgi_apps, "cannot_tell"}}).find("--interface") !=
+          std::string::npos);
+    CHECK(config_error_of({.handler = {wsgi_apps, "asgi_app"}}).find("ASGI") != std::string::npos);
+    // Named, the interface needs no telling.
+    auto told = httpy::app({.handler = {wsgi_apps, "cannot_tell"},
+                            .interface = httpy::app_interface::wsgi});
+    CHECK(told.call({"GET", "/x"}).resp.body == "|/x");
+}
+
+TEST_CASE("without a function name the module's go_request, application or app is used") {
+    auto a = httpy::app({.handler = {wsgi_apps, ""}});
+    CHECK(a.handler_function().function == "go_request");
+    CHECK(a.interface() == httpy::app_interface::go);
+    CHECK(config_error_of({.handler = {HTTPY_TEST_DATA "/hour_wait.py", ""}})
+              .find("none of go_request, application and app") != std::string::npos);
+}
+
+TEST_CASE("a WSGI app mounted on a prefix beside native routes sees it as SCRIPT_NAME") {
+    namespace net = boost::asio;
+    auto wsgi = httpy::app({.handler = {wsgi_apps, "application"},
+                            .interface = httpy::app_interface::wsgi,
+                            .root_path = "/flask"});
+    httpy::router routes;
+    routes.get("/api/status", [](const httpy::request&) {
+        httpy::response r;
+        r.body = "native";
+        return r;
+    });
+    routes.get("/flask", wsgi.handler());
+    routes.get("/flask/*rest", wsgi.handler());
+    routes.fallback(wsgi.handler());
+    net::io_context ioc;
+    std::vector<std::string> got;
+    net::co_spawn(
+        ioc,
+        [&]() -> net::awaitable<void> {
+            for (const char* path : {"/api/status", "/flask/users/1", "/flask", "/other"}) {
+                httpy::route_match m = routes.match("GET", path);
+                REQUIRE(m.status == 200);
+                if (const auto* native = std::get_if<httpy::native_handler>(m.handler)) {
+                    got.push_back((*native)(httpy::request{"GET", path}).body);
+                    continue;
+                }
+                const auto& handler = std::get<httpy::async_handler>(*m.handler);
+                auto r = co_await httpy::async_call(handler, httpy::request{"GET", path},
+                                                    net::use_awaitable);
+                got.push_back(r.resp.body);
+            }
+        },
+        net::detached);
+    ioc.run();
+    CHECK(got == std::vector<std::string>{"native", "/flask|/users/1", "/flask|", "|/other"});
+}
