@@ -2,6 +2,7 @@
 
 #include <pybind11/pybind11.h>
 
+#include "core/declared_length.hpp"
 #include "httpy/body_file.hpp"
 #include "marshal/conversion_error.hpp"
 #include "marshal/wsgi_environ.hpp"
@@ -27,20 +28,6 @@ py::object steal(PyObject* p) {
     if (p == nullptr)
         throw py::error_already_set();
     return py::reinterpret_steal<py::object>(p);
-}
-
-// The application's own Content-Length, when it set one that is a number.
-std::optional<std::uint64_t> declared_length(const response& r) {
-    for (const auto& [name, values] : r.headers) {
-        if (!boost::beast::iequals(name, "Content-Length") || values.size() != 1)
-            continue;
-        const std::string& v = values.front();
-        std::uint64_t n = 0;
-        const auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
-        if (ec == std::errc() && end == v.data() + v.size() && !v.empty())
-            return n;
-    }
-    return std::nullopt;
 }
 
 class wsgi_call final : public python_call {

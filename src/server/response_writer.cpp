@@ -1,5 +1,6 @@
 #include "server/response_writer.hpp"
 
+#include "core/declared_length.hpp"
 #include "httpy/body_file.hpp"
 #include "httpy/body_stream.hpp"
 #include "server/response_head.hpp"
@@ -38,20 +39,6 @@ constexpr std::size_t sendfile_step = 1024 * 1024;
 error_code timed(const connection& conn, const error_code& ec) {
     return ec == net::error::operation_aborted && conn.timed_out ? error_code(beast::error::timeout)
                                                                  : ec;
-}
-
-// The handler's own Content-Length (any case), when it is one decimal number.
-std::optional<std::uint64_t> declared_length(const response& r) {
-    for (const auto& [name, values] : r.headers) {
-        if (!beast::iequals(name, "Content-Length") || values.size() != 1)
-            continue;
-        const std::string_view v = values.front();
-        std::uint64_t n = 0;
-        const auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
-        if (ec == std::errc() && end == v.data() + v.size() && !v.empty())
-            return n;
-    }
-    return std::nullopt;
 }
 
 body_framing framing_of(const response& r, unsigned version) {
