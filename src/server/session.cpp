@@ -6,7 +6,6 @@
 #include "server/request_error.hpp"
 #include "server/request_parser.hpp"
 #include "server/request_reader.hpp"
-#include "server/response_head.hpp"
 #include "server/response_writer.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -99,7 +98,6 @@ private:
     net::awaitable<bool> serve_one();
     net::awaitable<response> dispatch(request& req);
     response call_native(const native_handler& handler, const request& req) const;
-    net::awaitable<written> write(response r, response_mode mode, bool keep_alive);
     net::awaitable<void> reject(const error_code& ec, const request_reader& reader);
     net::awaitable<void> linger();
     void log_access(std::string_view method, std::string_view target, int status,
@@ -219,7 +217,7 @@ net::awaitable<bool> session::serve_one() {
         r = co_await dispatch(reader.get()); // moves the request on to its handler
     const int status = r.status;
     const bool keep = keep_alive(mode, r, conn_->closing);
-    const written out = co_await write(std::move(r), mode, keep);
+    const written out = co_await write_response(*conn_, ctx_.options, std::move(r), mode, keep);
     if (ctx_.options.access_log)
         log_access(method, reader.head().target(), status, out.body_bytes, start);
     co_return out.keep_alive;
@@ -266,10 +264,6 @@ response session::call_native(const native_handler& handler, const request& req)
     return status_response(500);
 }
 
-net::awaitable<written> session::write(response r, response_mode mode, bool keep_alive) {
-    co_return co_await write_response(*conn_, ctx_.options, std::move(r), mode, keep_alive);
-}
-
 // Answers a request that could not be read (when an answer is owed), then the connection closes.
 net::awaitable<void> session::reject(const error_code& ec, const request_reader& reader) {
     const int status = status_for_read_error(ec);
@@ -280,7 +274,8 @@ net::awaitable<void> session::reject(const error_code& ec, const request_reader&
                      ec.message(), reader.head().target(), status);
     else
         spdlog::warn("{}: {}; answering {} and closing", conn_->peer(), ec.message(), status);
-    const written out = co_await write(status_response(status), response_mode{}, false);
+    const written out =
+        co_await write_response(*conn_, ctx_.options, status_response(status), response_mode{}, false);
     if (out.whole && status != 408)
         co_await linger();
 }
