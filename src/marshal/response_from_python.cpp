@@ -85,6 +85,8 @@ public:
         return {status(items[0]), body(items[1]), headers(items[2])};
     }
 
+    std::string body(py::handle obj) const;
+
     [[noreturn]] void fail(const std::string& detail) const {
         throw conversion_error(std::string(function_) + " returned " + detail);
     }
@@ -93,7 +95,6 @@ private:
     std::array<py::object, 3> unpack(py::handle result) const;
     std::array<py::object, 3> unpack_generic(py::handle result) const;
     int status(py::handle obj) const;
-    std::string body(py::handle obj) const;
     fields headers(py::handle obj) const;
     void add_header(fields& out, py::handle key, py::handle values) const;
     std::string header_name(py::handle key) const;
@@ -268,6 +269,11 @@ std::string converter::header_value(py::handle item, const header_slot& slot) co
 }
 
 } // namespace
+
+std::string body_from_python(py::handle body, std::string_view function,
+                             std::size_t max_body_bytes) {
+    return converter{function, max_body_bytes}.body(body);
+}
 
 response response_from_python(py::handle result, std::string_view function,
                               std::size_t max_body_bytes) {

@@ -24,4 +24,10 @@ namespace httpy::marshal {
 response response_from_python(pybind11::handle result, std::string_view function = "go_request",
                               std::size_t max_body_bytes = std::numeric_limits<std::size_t>::max());
 
+/// One body as the contract accepts it (the `body` item above, or one chunk of a streamed body):
+/// str (UTF-8, surrogateescape), bytes, bytearray or memoryview, at most `max_body_bytes`.
+/// Requires: GIL held. Throws: conversion_error, e.g. `FUNCTION returned body of type int; ...`.
+std::string body_from_python(pybind11::handle body, std::string_view function,
+                             std::size_t max_body_bytes);
+
 } // namespace httpy::marshal

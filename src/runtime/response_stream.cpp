@@ -3,9 +3,10 @@
 #include <pybind11/pybind11.h>
 
 #include "marshal/conversion_error.hpp"
-#include "marshal/python_text.hpp"
+#include "marshal/response_from_python.hpp"
 #include "marshal/wsgi_response.hpp"
 #include "runtime/python_error.hpp"
+#include "runtime/wsgi_support.hpp"
 
 #include <spdlog/spdlog.h>
 
@@ -14,41 +15,6 @@ namespace py = pybind11;
 namespace httpy::detail {
 
 namespace {
-
-// Appends what write() took since the last look (WSGI), in order.
-void take_written(const open_stream& s, std::string& out, std::size_t& total, std::size_t max) {
-    if (s.start_response.is_none())
-        return;
-    py::object written = s.start_response.attr("written");
-    if (written.is_none())
-        return;
-    s.start_response.attr("written") = py::none();
-    for (py::handle piece : written)
-        marshal::append_wsgi_chunk(piece, out, total, max);
-}
-
-// One item of a go handler's body iterator: str (UTF-8, surrogateescape) or bytes-like.
-void append_go_chunk(py::handle item, std::string& out, std::size_t& total, std::size_t max) {
-    std::string bytes;
-    if (PyUnicode_Check(item.ptr())) {
-        bytes = marshal::detail::encode_utf8(item);
-    } else if (PyObject_CheckBuffer(item.ptr())) {
-        Py_buffer view;
-        if (PyObject_GetBuffer(item.ptr(), &view, PyBUF_SIMPLE) != 0)
-            throw py::error_already_set();
-        bytes.assign(static_cast<const char*>(view.buf), static_cast<std::size_t>(view.len));
-        PyBuffer_Release(&view);
-    } else {
-        throw marshal::conversion_error("the response body iterator yielded a " +
-                                        marshal::detail::type_name(item) +
-                                        "; expected str or bytes");
-    }
-    if (bytes.size() > max - std::min(total, max))
-        throw marshal::conversion_error("a response body chunk is larger than the limit of " +
-                                        std::to_string(max) + " bytes");
-    total += bytes.size();
-    out.append(bytes);
-}
 
 // Takes the stream out of the pool and closes its iterable. Requires: GIL held.
 void close_stream(executor::state& pool, std::uint64_t id) noexcept {
@@ -111,16 +77,16 @@ private:
                 if (PyErr_Occurred() != nullptr)
                     throw py::error_already_set();
                 if (info_->kind == chunk_kind::wsgi)
-                    take_written(s, out, total, max);
+                    take_written(s.start_response, out, total, max);
                 s.close_requested = true; // the end: closed as soon as the call is done
                 return;
             }
             const auto chunk = py::reinterpret_steal<py::object>(item);
             if (info_->kind == chunk_kind::wsgi) {
-                take_written(s, out, total, max);
+                take_written(s.start_response, out, total, max);
                 marshal::append_wsgi_chunk(chunk, out, total, max);
             } else {
-                append_go_chunk(chunk, out, total, max);
+                out += marshal::body_from_python(chunk, "the streamed body's iterator", max);
             }
             if (!out.empty())
                 return;

@@ -137,12 +137,7 @@ private:
     }
 
     void take_written(std::string& out, std::size_t& total) {
-        py::object written = start_response_.attr("written");
-        if (written.is_none())
-            return;
-        start_response_.attr("written") = py::none();
-        for (py::handle piece : written)
-            marshal::append_wsgi_chunk(piece, out, total, info_->max_response_bytes);
+        detail::take_written(start_response_, out, total, info_->max_response_bytes);
     }
 
     // A whole body: a Content-Length of the application's that is shorter cuts it there.

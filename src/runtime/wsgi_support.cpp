@@ -4,6 +4,7 @@
 #include <pybind11/pybind11.h>
 
 #include "marshal/python_text.hpp"
+#include "marshal/wsgi_response.hpp"
 
 #include <spdlog/spdlog.h>
 
@@ -131,6 +132,16 @@ def file_region(wrapper):
 )";
 
 } // namespace
+
+void take_written(py::handle start_response, std::string& out, std::size_t& total,
+                  std::size_t max) {
+    py::object written = start_response.attr("written");
+    if (written.is_none())
+        return;
+    start_response.attr("written") = py::none();
+    for (py::handle piece : written)
+        marshal::append_wsgi_chunk(piece, out, total, max);
+}
 
 wsgi_support make_wsgi_support(std::size_t max_written) {
     py::dict scope;

@@ -6,6 +6,7 @@
 #include <pybind11/pytypes.h>
 
 #include <cstddef>
+#include <string>
 
 namespace httpy::detail {
 
@@ -24,6 +25,13 @@ struct wsgi_support {
     /// `io.BytesIO`, for `wsgi.input`.
     pybind11::object bytes_io;
 };
+
+/// Appends to `out` what the write() of `start_response` (a `StartResponse`) took since the
+/// last look, in order, and forgets it there; `total` and `max` bound it as
+/// `marshal::append_wsgi_chunk` does.
+/// Requires: GIL held. Throws: conversion_error, pybind11::error_already_set.
+void take_written(pybind11::handle start_response, std::string& out, std::size_t& total,
+                  std::size_t max);
 
 /// Makes the objects; `max_written` bounds what write() may hold before it raises.
 /// Requires: GIL held. Throws: pybind11::error_already_set.
