@@ -1,6 +1,9 @@
 #pragma once
 
+#include "httpy/body_file.hpp"
 #include "httpy/fields.hpp"
+
+#include <memory>
 
 #include <string>
 #include <utility>
@@ -33,8 +36,12 @@ struct request {
     fields query;
     /// Every header, names in Go's canonical form (see `canonical_header_name`).
     fields headers;
-    /// The body bytes exactly as received (may contain NUL and invalid UTF-8).
+    /// The body bytes exactly as received (may contain NUL and invalid UTF-8); empty when the
+    /// body was spooled.
     std::string body;
+    /// The body instead of `body` when it was larger than `server_options::spool_body_above`:
+    /// an unlinked temporary file holding exactly its bytes (see `body_size`). Null otherwise.
+    std::shared_ptr<const body_file> body_spool;
 
     /// What the WSGI environ (and the ASGI scope) carry beside the above; the server fills
     /// them in, a request made by hand may leave them as they are.
@@ -48,6 +55,9 @@ struct request {
     unsigned short remote_port = 0;
     std::string local_address;
     unsigned short local_port = 0;
+
+    /// The body's length, wherever it is kept.
+    std::uint64_t body_size() const noexcept { return body_spool ? body_spool->length() : body.size(); }
 };
 
 } // namespace httpy

@@ -20,6 +20,12 @@ struct server_options {
     std::size_t max_header_bytes = 16 * 1024;
     /// Largest request body; larger gets 413.
     std::size_t max_body_bytes = 1024 * 1024;
+    /// A request body larger than this is written to an unlinked temporary file in `$TMPDIR`
+    /// as it arrives instead of being held in memory: the handler gets it in
+    /// `request::body_spool`, with `request::body` empty. 0 (the default) keeps every body in
+    /// memory, so a native handler always finds it in `body`; `httpy serve` sets 1 MiB, and the
+    /// Python interfaces read a spooled body from the file (see docs/wsgi.md).
+    std::size_t spool_body_above = 0;
     /// Most header field lines in a request (Host included); more gets 431. Apache's
     /// LimitRequestFields default.
     std::size_t max_header_count = 100;

@@ -125,6 +125,10 @@ void add_serve_command(CLI::App& cli, serve_options& serve, std::string& bind,
         ->capture_default_str()->check(duration_seconds)->envname("HTTPY_HANDLER_TIMEOUT");
     cmd->add_option("--max-body", http.max_body_bytes, "Largest request body in bytes; larger: 413")
         ->capture_default_str()->envname("HTTPY_MAX_BODY");
+    cmd->add_option("--spool-above", http.spool_body_above,
+                    "Request bodies larger than this many bytes are written to a temporary file "
+                    "in TMPDIR as they arrive, not held in memory; 0: never")
+        ->capture_default_str()->envname("HTTPY_SPOOL_ABOVE");
     cmd->add_option("--max-header", http.max_header_bytes,
                     "Largest request line and headers in bytes; larger: 431")
         ->capture_default_str()->envname("HTTPY_MAX_HEADER");

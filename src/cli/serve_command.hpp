@@ -14,7 +14,13 @@ namespace httpy::cli {
 struct serve_options {
     /// The application: TARGET, `--init`, `--interface`, `--root-path`, `--venv`.
     detail::app_choice app;
-    server_options http;
+    /// The server's options, with bodies past 1 MiB spooled to a temporary file (every Python
+    /// interface reads a spooled body).
+    server_options http = [] {
+        server_options o;
+        o.spool_body_above = 1024 * 1024;
+        return o;
+    }();
     executor_options python;
     /// Worker processes under a supervisor; 0: this process serves (no supervisor).
     std::size_t workers = 0;

@@ -2,6 +2,8 @@
 
 #include <pybind11/pybind11.h>
 
+#include "core/spool_file.hpp"
+#include "marshal/conversion_error.hpp"
 #include "marshal/interned_name.hpp"
 #include "marshal/python_text.hpp"
 
@@ -32,6 +34,13 @@ py::object to_python(const fields::value_list& values) {
     return list;
 }
 
+py::object body_of(std::string_view body, body_type type) {
+    if (type == body_type::str)
+        return decode(body);
+    return steal_or_throw(
+        PyBytes_FromStringAndSize(body.data(), static_cast<Py_ssize_t>(body.size())));
+}
+
 } // namespace
 
 py::dict to_python(const fields& f) {
@@ -47,18 +56,24 @@ py::dict to_python(const fields& f) {
     return dict;
 }
 
-py::object body_to_python(std::string_view body, body_type type) {
+py::object body_to_python(const request& req, body_type type) {
+    if (!req.body_spool)
+        return body_of(req.body, type);
+    // A spooled body is read whole: the go contract hands the handler its bytes.
+    const auto size = static_cast<Py_ssize_t>(req.body_spool->length());
+    auto bytes = steal_or_throw(PyBytes_FromStringAndSize(nullptr, size));
+    if (!httpy::detail::read_body_file(*req.body_spool, PyBytes_AS_STRING(bytes.ptr())))
+        throw conversion_error("the request body could not be read back from its temporary file");
     if (type == body_type::str)
-        return decode(body);
-    return steal_or_throw(
-        PyBytes_FromStringAndSize(body.data(), static_cast<Py_ssize_t>(body.size())));
+        return decode({PyBytes_AS_STRING(bytes.ptr()), static_cast<std::size_t>(size)});
+    return bytes;
 }
 
 py::object call_handler(py::handle handler, const request& req, body_type type) {
     const std::array<py::object, 6> owned{
         interned_name(req.method), decode(req.path),
         to_python(req.params),      to_python(req.query),
-        to_python(req.headers),     body_to_python(req.body, type),
+        to_python(req.headers),     body_to_python(req, type),
     };
     std::array<PyObject*, 6> args{};
     for (std::size_t i = 0; i < owned.size(); ++i)

@@ -20,8 +20,9 @@ enum class body_type {
 /// Requires: GIL held. Throws: pybind11::error_already_set when Python runs out of memory.
 pybind11::dict to_python(const fields& f);
 
-/// The body as `str` or `bytes`, per `type`. Requires: GIL held.
-pybind11::object body_to_python(std::string_view body, body_type type);
+/// The request's body as `str` or `bytes`, per `type`; a spooled body is read in from its file.
+/// Requires: GIL held. Throws: conversion_error when the spool file cannot be read.
+pybind11::object body_to_python(const request& req, body_type type);
 
 /// Calls `handler(method, path, params, query, headers, body)` with the request's values and
 /// returns what it returned.

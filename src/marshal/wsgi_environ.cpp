@@ -8,8 +8,12 @@
 #include <boost/beast/core/string.hpp>
 
 #include <array>
+#include <cerrno>
 #include <charconv>
+#include <fcntl.h>
 #include <string>
+#include <system_error>
+#include <unistd.h>
 
 namespace py = pybind11;
 
@@ -69,6 +73,30 @@ bool under_root(std::string_view path, std::string_view root) {
            (path.size() == root.size() || path[root.size()] == '/');
 }
 
+// The body as a binary file object: `bytes_io(body)` for a body in memory; for a spooled one, a
+// buffered reader of the temporary file through a descriptor of its own, from the start (a
+// duplicate shares the file offset: a request handed to the app twice reads it twice).
+py::object wsgi_input(const request& req, py::handle bytes_io) {
+    if (req.body_spool) {
+        const int fd = ::fcntl(req.body_spool->fd(), F_DUPFD_CLOEXEC, 0);
+        if (fd < 0 || ::lseek(fd, static_cast<off_t>(req.body_spool->offset()), SEEK_SET) < 0) {
+            const int error = errno;
+            if (fd >= 0)
+                ::close(fd);
+            throw std::system_error(error, std::generic_category(),
+                                    "the spooled request body could not be opened");
+        }
+        PyObject* file = PyFile_FromFd(fd, nullptr, "rb", -1, nullptr, nullptr, nullptr, 1);
+        if (file == nullptr)
+            ::close(fd);
+        return steal_or_throw(file);
+    }
+    auto body = steal_or_throw(
+        PyBytes_FromStringAndSize(req.body.data(), static_cast<Py_ssize_t>(req.body.size())));
+    PyObject* arg = body.ptr();
+    return steal_or_throw(PyObject_Vectorcall(bytes_io.ptr(), &arg, 1, nullptr));
+}
+
 } // namespace
 
 py::dict wsgi_constant_environ(py::handle errors, py::handle file_wrapper, bool multiprocess) {
@@ -120,14 +148,9 @@ py::dict wsgi_environ(const request& req, py::handle constant, std::string_view 
         }
         set(env, key, joined(name, values));
     }
-    if (length_sent || !req.body.empty())
-        set_number(env, "CONTENT_LENGTH", req.body.size());
-
-    auto body = steal_or_throw(
-        PyBytes_FromStringAndSize(req.body.data(), static_cast<Py_ssize_t>(req.body.size())));
-    PyObject* arg = body.ptr();
-    set(env, "wsgi.input",
-        steal_or_throw(PyObject_Vectorcall(bytes_io.ptr(), &arg, 1, nullptr)));
+    if (length_sent || req.body_size() != 0)
+        set_number(env, "CONTENT_LENGTH", req.body_size());
+    set(env, "wsgi.input", wsgi_input(req, bytes_io));
     return env;
 }
 

@@ -24,7 +24,7 @@ pybind11::dict wsgi_constant_environ(pybind11::handle errors, pybind11::handle f
 /// `CONTENT_TYPE` as sent; every other header as `HTTP_NAME`, repeated ones joined with ", "
 /// (Cookie with "; "), values as latin-1 strs. A header whose name holds `_` is left out (it
 /// would pass for the `-` one); `dropped_underscore` is then set. `wsgi.input` is
-/// `bytes_io(body)`.
+/// `bytes_io(body)`, or for a spooled body a buffered binary file over its spool file.
 /// Requires: GIL held. Throws: pybind11::error_already_set.
 pybind11::dict wsgi_environ(const request& req, pybind11::handle constant,
                             std::string_view root_path, pybind11::handle bytes_io,

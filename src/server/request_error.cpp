@@ -44,6 +44,8 @@ public:
             return "bad request target";
         case request_error::too_many_query_params:
             return "more query parameters than the limit";
+        case request_error::body_not_stored:
+            return "the request body could not be written to a temporary file in TMPDIR";
         }
         return "bad request";
     }
@@ -73,6 +75,8 @@ int status_of(request_error e) noexcept {
         return 501;
     case request_error::too_many_headers:
         return 431;
+    case request_error::body_not_stored:
+        return 500;
     default:
         return 400;
     }

@@ -43,6 +43,10 @@ enum class request_error {
     bad_target,
     /// More query parameters than `server_options::max_query_params` (400).
     too_many_query_params,
+    /// A body past `server_options::spool_body_above` that could not be written to a temporary
+    /// file (TMPDIR full or not writable): 500, as nginx answers when its client body buffer
+    /// file fails.
+    body_not_stored,
 };
 
 /// The longest method the server knows: the longest in IANA's HTTP Method Registry
@@ -50,7 +54,7 @@ enum class request_error {
 /// that may implement them); longer ones are 501.
 inline constexpr std::size_t longest_method = 17;
 
-/// The status that answers `e`: 400, 431, 501 or 505 (see each value).
+/// The status that answers `e`: 400, 431, 500, 501 or 505 (see each value).
 int status_of(request_error e) noexcept;
 
 const boost::system::error_category& request_error_category() noexcept;

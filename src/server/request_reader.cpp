@@ -14,7 +14,7 @@ namespace httpy::detail {
 
 request_reader::request_reader(const server_options& options)
     : max_header_bytes_(options.max_header_bytes), max_body_bytes_(options.max_body_bytes),
-      max_query_params_(options.max_query_params),
+      max_query_params_(options.max_query_params), spool_above_(options.spool_body_above),
       parser_(options.max_header_bytes, options.max_body_bytes, options.max_header_count) {}
 
 bool request_reader::done() const noexcept {
@@ -62,7 +62,8 @@ std::size_t request_reader::put_head(std::span<char> received, boost::system::er
         chunked_.emplace(max_body_bytes_, max_header_bytes_);
     else if (const auto length = parser_.content_length()) {
         body_left_ = *length; // the parser has checked it against the body limit
-        parser_.get().body.reserve(static_cast<std::size_t>(*length));
+        const bool spooled = spool_above_ != 0 && *length > spool_above_;
+        parser_.get().body.reserve(static_cast<std::size_t>(spooled ? spool_above_ : *length));
     }
     return screen.skip + screen.size;
 }
@@ -95,12 +96,30 @@ boost::system::error_code request_reader::decode_target() {
 
 std::size_t request_reader::put_body(std::span<char> received, boost::system::error_code& ec) {
     std::string& body = parser_.get().body;
-    if (chunked_)
-        return chunked_->put({received.data(), received.size()}, body, ec);
-    const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(body_left_, received.size()));
-    body.append(received.data(), n);
-    body_left_ -= n;
-    return n;
+    std::size_t used = 0;
+    if (chunked_) {
+        used = chunked_->put({received.data(), received.size()}, body, ec);
+    } else {
+        used = static_cast<std::size_t>(std::min<std::uint64_t>(body_left_, received.size()));
+        body.append(received.data(), used);
+        body_left_ -= used;
+    }
+    if (!ec && (spool_.is_open() || (spool_above_ != 0 && body.size() > spool_above_)))
+        spool(ec);
+    return used;
+}
+
+// Moves what is buffered of the body to the spool file; at the end, hands the file to the
+// request.
+void request_reader::spool(boost::system::error_code& ec) {
+    request& req = parser_.get();
+    if (!spool_.append(req.body)) {
+        ec = request_error::body_not_stored;
+        return;
+    }
+    req.body.clear();
+    if (done())
+        req.body_spool = spool_.release();
 }
 
 } // namespace httpy::detail

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "httpy/request.hpp"
+#include "core/spool_file.hpp"
 #include "server/chunked_decoder.hpp"
 #include "server/request_parser.hpp"
 #include "httpy/server_options.hpp"
@@ -34,7 +35,8 @@ struct response_mode {
 class request_reader {
 public:
     /// A reader for one request under `options`' limits: max_header_bytes, max_header_count,
-    /// max_body_bytes and max_query_params.
+    /// max_body_bytes and max_query_params; a body larger than spool_body_above goes to a
+    /// temporary file (`request::body_spool`) as it arrives.
     explicit request_reader(const server_options& options);
 
     /// Takes what it can of `received` (all bytes buffered and not yet used), possibly
@@ -63,16 +65,19 @@ private:
     std::size_t put_head(std::span<char> received, boost::system::error_code& ec);
     boost::system::error_code decode_target();
     std::size_t put_body(std::span<char> received, boost::system::error_code& ec);
+    void spool(boost::system::error_code& ec);
 
     std::size_t max_header_bytes_;
     std::size_t max_body_bytes_;
     std::size_t max_query_params_;
+    std::size_t spool_above_;               // 0: never
     request_parser parser_;
     std::size_t searched_ = 0;              // of the head, see screen_request_head
     bool head_done_ = false;
     bool asterisk_ = false;
     std::optional<chunked_decoder> chunked_; // set when the body is chunked
     std::uint64_t body_left_ = 0;           // Content-Length bytes still to come
+    spool_file spool_;                      // the body past spool_above_
 };
 
 } // namespace httpy::detail

@@ -3,6 +3,8 @@
 #include <pybind11/embed.h>
 
 #include "marshal/request_to_python.hpp"
+
+#include "core/spool_file.hpp"
 #include "marshal/response_from_python.hpp"
 
 #include <string>
@@ -203,12 +205,20 @@ TEST_CASE("to_python builds a dict of lists in the order of the fields") {
     CHECK(holds("list(d.items()) == [('b', ['1', '2']), ('a', []), ('c', [''])]", ns));
 }
 
-TEST_CASE("body_to_python gives str or bytes as asked") {
+TEST_CASE("body_to_python gives str or bytes as asked, from memory or from the spool file") {
     py::gil_scoped_acquire gil;
     py::dict ns;
-    ns["s"] = httpy::marshal::body_to_python("a\xff", body_type::str);
-    ns["b"] = httpy::marshal::body_to_python("a\xff", body_type::bytes);
-    CHECK(holds("s == 'a\\udcff' and b == b'a\\xff'", ns));
+    httpy::request req;
+    req.body = "a\xff";
+    ns["s"] = httpy::marshal::body_to_python(req, body_type::str);
+    ns["b"] = httpy::marshal::body_to_python(req, body_type::bytes);
+    httpy::detail::spool_file spool;
+    REQUIRE(spool.append("a\xff"));
+    httpy::request spooled;
+    spooled.body_spool = spool.release();
+    ns["spooled_s"] = httpy::marshal::body_to_python(spooled, body_type::str);
+    ns["spooled_b"] = httpy::marshal::body_to_python(spooled, body_type::bytes);
+    CHECK(holds("s == spooled_s == 'a\\udcff' and b == spooled_b == b'a\\xff'", ns));
 }
 
 TEST_CASE("a handler that raises throws error_already_set and leaves no error set") {

@@ -5,6 +5,8 @@
 #include <boost/beast/http/error.hpp>
 #include <doctest/doctest.h>
 
+#include <cstdio>
+#include <cstdlib>
 #include <string>
 
 namespace http = boost::beast::http;
@@ -180,4 +182,118 @@ TEST_CASE("more query parameters than max_query_params are refused with 400, the
 
 TEST_CASE("a bare CR in the head is refused before the head is complete") {
     CHECK(refusal("GET / HTTP/1.1\rHost: t\r") == http::error::bad_line_ending);
+}
+
+namespace {
+
+// The body's bytes, from memory or from its spool file.
+std::string body_of(const httpy::request& req) {
+    if (!req.body_spool)
+        return req.body;
+    std::string out(static_cast<std::size_t>(req.body_spool->length()), '\0');
+    REQUIRE(httpy::detail::read_body_file(*req.body_spool, out.data()));
+    return out;
+}
+
+// Feeds `bytes` in pieces of `step`, as they might arrive from the network.
+error_code feed_in_pieces(request_reader& reader, std::string bytes, std::size_t step) {
+    std::size_t at = 0;
+    error_code ec;
+    std::string pending;
+    while (at < bytes.size() || !pending.empty()) {
+        pending += bytes.substr(at, step);
+        at = std::min(bytes.size(), at + step);
+        const std::size_t used = reader.put({pending.data(), pending.size()}, ec);
+        if (ec)
+            return ec;
+        pending.erase(0, used);
+        if (at == bytes.size() && used == 0)
+            break;
+    }
+    return ec;
+}
+
+std::string pattern(std::size_t n) {
+    std::string s(n, '\0');
+    for (std::size_t i = 0; i < n; ++i)
+        s[i] = static_cast<char>('a' + (i * 7 + i / 251) % 26);
+    return s;
+}
+
+std::string chunked(const std::string& body, std::size_t chunk) {
+    std::string out;
+    for (std::size_t at = 0; at < body.size(); at += chunk) {
+        const std::string part = body.substr(at, chunk);
+        char size[20];
+        std::snprintf(size, sizeof size, "%zx\r\n", part.size());
+        out += size + part + "\r\n";
+    }
+    return out + "0\r\n\r\n";
+}
+
+} // namespace
+
+TEST_CASE("a body past spool_body_above is in an unlinked temporary file, a smaller one in memory") {
+    httpy::server_options options;
+    options.max_body_bytes = 1 << 20;
+    options.spool_body_above = 4096;
+    const std::string big = pattern(100'000);
+    SUBCASE("Content-Length, arriving in pieces") {
+        request_reader reader(options);
+        REQUIRE_FALSE(feed_in_pieces(reader,
+                                     "POST /u HTTP/1.1\r\nHost: t\r\nContent-Length: 100000\r\n\r\n" + big,
+                                     1000));
+        REQUIRE(reader.done());
+        const httpy::request& req = reader.get();
+        REQUIRE(req.body_spool);
+        CHECK(req.body.empty());
+        CHECK(req.body.capacity() <= 4096 * 2); // not reserved to the whole length
+        CHECK(req.body_size() == big.size());
+        CHECK(body_of(req) == big);
+    }
+    SUBCASE("chunked") {
+        request_reader reader(options);
+        REQUIRE_FALSE(feed_in_pieces(
+            reader, "POST /u HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n" + chunked(big, 3000),
+            777));
+        REQUIRE(reader.done());
+        REQUIRE(reader.get().body_spool);
+        CHECK(body_of(reader.get()) == big);
+    }
+    SUBCASE("the threshold itself stays in memory") {
+        request_reader reader(options);
+        const std::string small = pattern(4096);
+        REQUIRE_FALSE(feed_in_pieces(
+            reader, "POST /u HTTP/1.1\r\nHost: t\r\nContent-Length: 4096\r\n\r\n" + small, 100));
+        REQUIRE(reader.done());
+        CHECK_FALSE(reader.get().body_spool);
+        CHECK(reader.get().body == small);
+    }
+    SUBCASE("0 never spools") {
+        options.spool_body_above = 0;
+        request_reader reader(options);
+        REQUIRE_FALSE(feed_in_pieces(
+            reader, "POST /u HTTP/1.1\r\nHost: t\r\nContent-Length: 100000\r\n\r\n" + big, 5000));
+        REQUIRE(reader.done());
+        CHECK_FALSE(reader.get().body_spool);
+        CHECK(reader.get().body == big);
+    }
+}
+
+TEST_CASE("a body that cannot be spooled is refused with 500 and says why") {
+    httpy::server_options options;
+    options.spool_body_above = 10;
+    const char* saved = std::getenv("TMPDIR");
+    const std::string previous = saved != nullptr ? saved : "";
+    ::setenv("TMPDIR", "/nonexistent/httpy-spool", 1);
+    request_reader reader(options);
+    std::string bytes = "POST /u HTTP/1.1\r\nHost: t\r\nContent-Length: 50\r\n\r\n" + pattern(50);
+    const auto result = feed(reader, bytes);
+    if (saved != nullptr)
+        ::setenv("TMPDIR", previous.c_str(), 1);
+    else
+        ::unsetenv("TMPDIR");
+    REQUIRE(result.ec == request_error::body_not_stored);
+    CHECK(httpy::detail::status_of(request_error::body_not_stored) == 500);
+    CHECK(result.ec.message().find("temporary file") != std::string::npos);
 }
