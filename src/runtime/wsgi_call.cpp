@@ -141,7 +141,10 @@ private:
     }
 
     // A whole body: a Content-Length of the application's that is shorter cuts it there.
+    // A HEAD answer without a body keeps its Content-Length: it is the GET's (RFC 9110 8.6).
     response whole(response r) const {
+        if (req_.method == "HEAD" && r.body.empty())
+            return r;
         if (const auto length = declared_length(r); length && r.body.size() != *length) {
             spdlog::warn("{}: the response body has {} bytes but its Content-Length says {}; "
                          "sent with {} bytes",

@@ -41,7 +41,14 @@ error_code timed(const connection& conn, const error_code& ec) {
                                                                  : ec;
 }
 
-body_framing framing_of(const response& r, unsigned version) {
+// How the body is framed. A HEAD answer announces what the GET would send: the application's
+// own Content-Length when it gave one (RFC 9110 8.6; a WSGI app answers HEAD with that header
+// and no body), else the length of the body it produced anyway.
+body_framing framing_of(const response& r, response_mode mode) {
+    if (mode.head)
+        if (auto n = declared_length(r); n && !r.file && !r.stream)
+            return {body_framing::content_length, *n};
+    const unsigned version = mode.version;
     if (r.file)
         return {body_framing::content_length, r.body.size() + r.file->length()};
     if (!r.stream)
@@ -79,7 +86,7 @@ private:
 };
 
 net::awaitable<written> writer::run(response r, response_mode mode, bool keep_alive) {
-    framing_ = framing_of(r, mode.version);
+    framing_ = framing_of(r, mode);
     if (framing_.kind == body_framing::close)
         keep_alive = false;
     const bool with_body = !mode.head && !bodyless_status(r.status);
