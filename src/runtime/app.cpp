@@ -44,14 +44,14 @@ bool is_awaitable(py::handle result) {
     return PyCoro_CheckExact(result.ptr()) || py::hasattr(result, "__await__");
 }
 
-// The body of a handler's (status, body, headers) result when it is an iterator (a generator),
-// to be streamed; else null.
+// The body of a handler's (status, body, headers) result when it is an iterator (a generator)
+// or an async iterator (an async generator), to be streamed; else null.
 py::handle iterator_body(py::handle result) {
     if (!(PyTuple_CheckExact(result.ptr()) || PyList_CheckExact(result.ptr())) ||
         PySequence_Fast_GET_SIZE(result.ptr()) != 3)
         return {};
     py::handle body = PySequence_Fast_GET_ITEM(result.ptr(), 1);
-    return PyIter_Check(body.ptr()) ? body : py::handle();
+    return PyIter_Check(body.ptr()) != 0 || PyAIter_Check(body.ptr()) != 0 ? body : py::handle();
 }
 
 // One request through the handler: request in, response (or an awaitable) out.

@@ -111,6 +111,17 @@ class Runner:
         if self._stopping:
             task.cancel()  # before its first step: the coroutine never runs
 
+    async def next_chunk(self, aiterator):
+        """The next item of a streamed body's async iterator, None at its end; empty strings and
+        buffers are skipped (an empty chunk would end the body)."""
+        while True:
+            try:
+                item = await anext(aiterator)
+            except StopAsyncIteration:
+                return None
+            if not (isinstance(item, (str, bytes, bytearray, memoryview)) and len(item) == 0):
+                return item
+
     def _done(self, task):
         id = task.get_coro().id
         del self.tasks[id]

@@ -48,6 +48,10 @@ public:
         if (it == pool_.streams.end())
             return response{};
         open_stream& s = it->second; // references into an unordered_map survive rehashing
+        // An async iterator's next chunk is a coroutine on the event loop, which holds the
+        // iterator while it runs: the stream may be closed (dropped) meanwhile.
+        if (PyAIter_Check(s.iterator.ptr()) != 0)
+            return awaitable_result{pool_.runner.attr("next_chunk")(s.iterator)};
         s.busy = true;
         response r;
         try {
@@ -63,7 +67,17 @@ public:
         return r;
     }
 
-    response resume(py::handle) override { return {}; } // run never hands out an awaitable
+    // What the event loop's next_chunk gave: an item of an async iterator, None at its end.
+    response resume(py::handle item) override {
+        response r;
+        if (item.is_none()) {
+            close_stream(pool_, info_->id);
+            return r;
+        }
+        r.body = marshal::body_from_python(item, "the streamed body's async iterator",
+                                           info_->max_chunk_bytes);
+        return r;
+    }
 
     std::string describe() const override { return info_->description; }
 

@@ -25,6 +25,18 @@ async def async_echo(method, path, params, query, headers, body):
     return echo(method, path, params, query, headers, body)
 
 
+async def async_stream(method, path, params, query, headers, body):
+    """The body as an async generator: a str chunk, an empty one (skipped), then the body."""
+
+    async def chunks():
+        yield "one"
+        await asyncio.sleep(0)
+        yield b""
+        yield body
+
+    return 200, chunks(), {"X-Path": path}
+
+
 class _StrRaises(Exception):
     def __str__(self):
         raise RuntimeError("str() of the exception failed too")

@@ -1,8 +1,10 @@
 """The go contract's streamed bodies over a real socket: a generator's chunks go out chunked
 (HTTP/1.1) or close-delimited (HTTP/1.0) as they come, a failing one cuts the body, and the
-generator is closed on every path, a client that leaves mid-stream included."""
+generator is closed on every path, a client that leaves mid-stream included. The same for an
+`async def` handler's async generator."""
 
 import http.client
+import os
 import socket
 import time
 import unittest
@@ -83,6 +85,10 @@ class GoStreaming(serve_fixture.ServerCase):
             time.sleep(0.05)
         self.assertEqual(self.closed_count(), before + 1)
         self.assert_still_serving()
+
+
+class AsyncGoStreaming(GoStreaming):
+    handler = os.path.join(serve_fixture.SOURCE, "tests", "data", "async_stream_app.py")
 
 
 if __name__ == "__main__":
