@@ -191,6 +191,18 @@ class Limits(ServerCase):
             self.assertEqual((status, body), (200, b"1000"))
             self.assert_still_serving(server)
 
+    def test_a_spooled_body_reaches_go_request_whole(self):
+        data = os.urandom(300_000)
+        with Server(APP, "--max-body", "1000000", "--spool-above", "1000") as server:
+            status, _, body = server.request("POST", "/body", body=data)
+            self.assertEqual((status, body == data), (200, True), "the body read from the spool")
+            chunked = (data[i:i + 65536] for i in range(0, len(data), 65536))
+            conn = server.connect(10)
+            conn.request("POST", "/len", body=chunked, encode_chunked=True)
+            response = conn.getresponse()
+            self.assertEqual((response.status, response.read()), (200, b"300000"))
+            conn.close()
+
     def test_a_chunked_body_over_max_body_is_413(self):
         with Server(APP, "--max-body", "1000") as server:
             chunk = b"258\r\n" + b"c" * 0x258 + b"\r\n"  # 600 bytes a chunk
@@ -868,7 +880,7 @@ class StartUp(unittest.TestCase):
                     "--idle-timeout": None, "--write-timeout": None, "--max-connections": None,
                     "--drain-timeout": "10", "--workers": "0", "--max-requests": "0",
                     "--max-worker-memory": "0", "--max-header-count": "100",
-                    "--max-query-params": "1000"}
+                    "--max-query-params": "1000", "--spool-above": "1048576"}
         for option, default in defaults.items():
             with self.subTest(option=option):
                 m = re.search(re.escape(option) + r"\s+\S+=(\S+)", text)

@@ -8,6 +8,8 @@
 #include "httpy/body_stream.hpp"
 #include "httpy/call_error.hpp"
 
+#include "core/spool_file.hpp"
+
 #include <boost/asio/use_future.hpp>
 #include <doctest/doctest.h>
 #include <spdlog/spdlog.h>
@@ -30,7 +32,7 @@ namespace {
 // Requests per path. Each leak check runs its calls after a warm-up (caches, free lists, lazy
 // imports and interned strings settle there), and the tolerances below do not grow with the
 // number of calls: leaking one object per call fails every check.
-constexpr int echo_calls = 29'200;
+constexpr int echo_calls = 28'000;
 constexpr int raise_calls = 10'000;
 // Each formats a traceback of ~1,000 frames for the log (tens of ms): fewer calls.
 constexpr int recursion_calls = 200;
@@ -39,14 +41,16 @@ constexpr int wrong_shape_kinds = 19;
 constexpr int binary_body_calls_each = 2'500; // times 4 kinds
 constexpr int async_echo_calls = 8'000;
 constexpr int async_raise_calls = 2'000;
+constexpr int async_stream_calls = 600; // an async generator body, pulled to its end
 constexpr int timeout_calls = 600; // each costs the handler timeout (and a GIL hand-over)
 constexpr int async_timeout_calls = 1'000;
 constexpr int overload_rounds = 5;
 constexpr int overload_calls_each_round = 2'680;
-constexpr int wsgi_calls_each = 600; // times 11 kinds
-constexpr int wsgi_kinds = 11;
+constexpr int wsgi_calls_each = 600; // times 12 kinds
+constexpr int wsgi_kinds = 12;
 static_assert(echo_calls + raise_calls + recursion_calls + wrong_shape_calls_each * wrong_shape_kinds +
                   binary_body_calls_each * 4 + async_echo_calls + async_raise_calls +
+                  async_stream_calls +
                   timeout_calls + async_timeout_calls +
                   overload_rounds * overload_calls_each_round + wsgi_calls_each * wsgi_kinds ==
               100'000);
@@ -301,6 +305,30 @@ TEST_CASE("bytes, bytearray and memoryview bodies leak nothing") {
     }
 }
 
+namespace {
+
+// The whole body of a response, its stream pulled to the end (or to its failure, which
+// then counts as the result's), or only its first chunk with `first_only` (the stream is then
+// dropped: its close() runs on the executor).
+httpy::call_result drain(httpy::call_result r, bool first_only = false) {
+    while (r.resp.stream && !r.error) {
+        auto next = r.resp.stream->async_next(boost::asio::use_future).get();
+        if (next.error) {
+            r.error = next.error;
+            break;
+        }
+        if (next.resp.body.empty())
+            break;
+        r.resp.body += next.resp.body;
+        if (first_only)
+            break;
+    }
+    r.resp.stream.reset();
+    return r;
+}
+
+} // namespace
+
 TEST_CASE("an async def handler leaks nothing, answering or raising") {
     auto echo = make_app("async_echo");
     const auto req = typical_request();
@@ -315,6 +343,19 @@ TEST_CASE("an async def handler leaks nothing, answering or raising") {
     auto failing = make_app("async_raises");
     check_flat("async raises", 500, async_raise_calls, [&](int n) {
         check_all(run_calls(failing, {req}, n), n, httpy::call_error::handler_failed, 500);
+    });
+}
+
+TEST_CASE("an async generator body leaks nothing") {
+    auto streamed = make_app("async_stream");
+    const auto req = typical_request();
+    REQUIRE(drain(streamed.call(req)).resp.body == "one" + req.body);
+    check_flat("async stream", 100, async_stream_calls, [&](int n) {
+        for (int i = 0; i < n; ++i) {
+            const auto r = drain(streamed.call(req));
+            REQUIRE_FALSE(r.error);
+            REQUIRE(r.resp.body.size() == 3 + req.body.size());
+        }
     });
 }
 
@@ -388,29 +429,6 @@ TEST_CASE("calls refused by a full queue leak nothing") {
                });
 }
 
-namespace {
-
-// The whole body of a WSGI response, its stream pulled to the end (or to its failure, which
-// then counts as the result's), or only its first chunk with `first_only` (the stream is then
-// dropped: its close() runs on the executor).
-httpy::call_result drain(httpy::call_result r, bool first_only = false) {
-    while (r.resp.stream && !r.error) {
-        auto next = r.resp.stream->async_next(boost::asio::use_future).get();
-        if (next.error) {
-            r.error = next.error;
-            break;
-        }
-        if (next.resp.body.empty())
-            break;
-        r.resp.body += next.resp.body;
-        if (first_only)
-            break;
-    }
-    r.resp.stream.reset();
-    return r;
-}
-
-} // namespace
 
 TEST_CASE("a WSGI application leaks nothing, on every path a response can take") {
     const quiet_logs quiet;
@@ -423,6 +441,7 @@ TEST_CASE("a WSGI application leaks nothing, on every path a response can take")
         int status;
         bool failed; // the call's error is set (a 500 of the executor's, or a cut stream)
         bool first_only;
+        bool spooled = false; // the request body comes from a spool file
     };
     const kind kinds[] = {
         {"/list", 200, false, false},       {"/generator", 200, false, false},
@@ -430,17 +449,25 @@ TEST_CASE("a WSGI application leaks nothing, on every path a response can take")
         {"/exc-before", 500, false, false}, {"/exc-after", 200, true, false},
         {"/raise-mid", 200, true, false},   {"/file", 200, false, false},
         {"/filelike", 200, false, false},   {"/bad-status", 500, true, false},
-        {"/dropped", 200, false, true},
+        {"/dropped", 200, false, true},     {"/list", 200, false, false, true},
     };
     static_assert(std::size(kinds) == wsgi_kinds);
     for (const auto& k : kinds) {
-        const auto req = typical_request(k.path);
+        auto req = typical_request(k.path);
+        if (k.spooled) {
+            httpy::detail::spool_file spool;
+            REQUIRE(spool.append(req.body));
+            req.body_spool = spool.release();
+            req.body.clear();
+        }
         const auto first = drain(a.call(req), k.first_only);
-        const std::string path = k.path;
+        const std::string path = std::string(k.path) + (k.spooled ? " (spooled body)" : "");
         CAPTURE(path);
         REQUIRE(first.resp.status == k.status);
         CHECK(static_cast<bool>(first.error) == k.failed);
-        check_flat(std::string("wsgi ") + k.path, 100, wsgi_calls_each, [&](int n) {
+        if (k.spooled)
+            CHECK(first.resp.body.find(typical_request().body) == 0);
+        check_flat("wsgi " + path, 100, wsgi_calls_each, [&](int n) {
             for (int i = 0; i < n; ++i) {
                 const auto r = drain(a.call(req), k.first_only);
                 REQUIRE(r.resp.status == k.status);

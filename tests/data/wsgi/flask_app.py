@@ -1,20 +1,37 @@
-"""The Flask application tests/e2e/test_flask.py serves, with one route per feature users
-rely on. `validated` is the same app inside wsgiref.validate's checker."""
+"""The Flask application tests/e2e/test_flask.py serves: one route per feature users rely on.
+
+It runs on the Flask of venvs/test (requirements/test.txt) and on Debian's python3-flask (2.2)
+alike, so it uses nothing newer than Flask 2.2 has. tests/data/wsgi/validated.py wraps it in
+wsgiref.validate.
+"""
 
 import hashlib
 import os
+import sys
 import tempfile
-import wsgiref.validate
 
-from flask import Flask, Response, abort, jsonify, request, send_file, session, stream_with_context
+from flask import (Flask, Response, abort, jsonify, request, send_file, session,
+                   stream_with_context)
 
 app = Flask(__name__)
-app.secret_key = "httpy-test-secret"
+app.secret_key = "httpy-flask-test-secret-key"
 
-# A file for send_file: deterministic bytes, written once per process.
-BLOB = os.path.join(tempfile.gettempdir(), f"httpy-flask-blob-{os.getpid()}.bin")
-with open(BLOB, "wb") as f:
-    f.write(bytes(range(256)) * 1200)  # 300 KiB
+
+def _blob():
+    """300 KiB of fixed bytes for send_file, written once per machine (atomically: several
+    processes may start at once) under a name that says its content."""
+    data = b"".join(hashlib.sha256(b"httpy-flask-%d" % i).digest() for i in range(9600))
+    path = os.path.join(tempfile.gettempdir(),
+                        f"httpy-flask-blob-{hashlib.sha256(data).hexdigest()[:16]}.bin")
+    if not os.path.exists(path) or os.path.getsize(path) != len(data):
+        tmp = f"{path}.{os.getpid()}.tmp"
+        with open(tmp, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    return path
+
+
+BLOB = _blob()
 
 
 @app.get("/hello")
@@ -24,9 +41,11 @@ def hello():
 
 @app.get("/prefix")
 def prefix():
+    """Where Python and Flask come from: the venv, or Debian's system packages."""
     import flask
-    import sys
-    return jsonify(prefix=sys.prefix, flask=flask.__file__)
+    return jsonify(prefix=sys.prefix, base_prefix=sys.base_prefix, flask=flask.__file__,
+                   executable=sys.executable, pid=os.getpid(),
+                   multiprocess=request.environ["wsgi.multiprocess"])
 
 
 @app.get("/users/<int:uid>")
@@ -39,8 +58,8 @@ def files(rest):
     return jsonify(rest=rest)
 
 
-@app.get("/args")
-def args():
+@app.get("/echo-args")
+def echo_args():
     return jsonify({k: request.args.getlist(k) for k in request.args})
 
 
@@ -52,7 +71,7 @@ def form():
 @app.post("/json")
 def json_echo():
     doc = request.get_json()
-    doc["seen"] = True
+    doc["seen_by"] = "flask"
     return jsonify(doc)
 
 
@@ -60,13 +79,14 @@ def json_echo():
 def upload():
     f = request.files["file"]
     data = f.read()
-    return jsonify(filename=f.filename, size=len(data), sha256=hashlib.sha256(data).hexdigest())
+    return jsonify(filename=f.filename, size=len(data), sha256=hashlib.sha256(data).hexdigest(),
+                   fields={k: request.form.getlist(k) for k in request.form})
 
 
 @app.get("/session/set")
 def session_set():
     session["value"] = request.args["v"]
-    return "set"
+    return jsonify(stored=session["value"])
 
 
 @app.get("/session/get")
@@ -89,8 +109,9 @@ def stream():
     n = int(request.args.get("n", 5))
 
     def lines():
+        # stream_with_context keeps `request` usable while the server pulls the chunks.
         for i in range(n):
-            yield f"line {i} of {request.path}\n"
+            yield f"line {i} of {request.path}?{request.query_string.decode()}\n"
 
     return Response(stream_with_context(lines()), mimetype="text/plain")
 
@@ -103,25 +124,10 @@ def sendfile():
 @app.get("/sendfile/sha256")
 def sendfile_sha256():
     with open(BLOB, "rb") as f:
-        return hashlib.sha256(f.read()).hexdigest()
+        data = f.read()
+    return jsonify(sha256=hashlib.sha256(data).hexdigest(), size=len(data))
 
 
 @app.get("/boom")
 def boom():
-    raise RuntimeError("a view failed: secret detail")
-
-
-def _without_input_terminated(wrapped):
-    """wsgiref.validate predates `wsgi.input_terminated`: it refuses `wsgi.input.read()` without
-    a size, which Werkzeug calls when the server sets that key (PEP 3333 asks for a size). So
-    the validated app sees the environ of a server that does not set it."""
-
-    def application(environ, start_response):
-        environ = dict(environ)
-        environ.pop("wsgi.input_terminated", None)
-        return wrapped(environ, start_response)
-
-    return application
-
-
-validated = _without_input_terminated(wsgiref.validate.validator(app))
+    raise RuntimeError("a Flask view failed: secret-detail-4f1c")
