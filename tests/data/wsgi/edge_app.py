@@ -10,12 +10,12 @@ check that the server called close() exactly once on whatever path its request t
 import hashlib
 import io
 import json
-import os
 import sys
-import tempfile
 import threading
 import time
 from urllib.parse import parse_qsl
+
+from blob_file import blob_file
 
 _lock = threading.Lock()
 _closes = {}  # key -> number of close() calls
@@ -31,21 +31,7 @@ def _closes_of(key):
         return _closes.get(key, 0)
 
 
-def _blob():
-    """300 KiB of fixed bytes for the file_wrapper routes, written once per machine (atomically:
-    several processes may start at once) under a name that says its content."""
-    data = b"".join(hashlib.sha256(b"httpy-edge-%d" % i).digest() for i in range(9600))
-    path = os.path.join(tempfile.gettempdir(),
-                        f"httpy-edge-blob-{hashlib.sha256(data).hexdigest()[:16]}.bin")
-    if not os.path.exists(path) or os.path.getsize(path) != len(data):
-        tmp = f"{path}.{os.getpid()}.tmp"
-        with open(tmp, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    return path, data
-
-
-BLOB_PATH, BLOB = _blob()
+BLOB_PATH, BLOB = blob_file("httpy-edge")
 BYTESIO_DATA = bytes(range(256)) * 40  # 10 KiB
 
 
@@ -95,53 +81,36 @@ def environ_doc(environ):
     return doc
 
 
+def _until_empty(read):
+    """Calls read() until it gives b""; returns (what it gave, joined; the number of calls)."""
+    parts, calls = [], 0
+    while True:
+        calls += 1
+        part = read()
+        if not part:
+            return b"".join(parts), calls
+        parts.append(part)
+
+
 def read_input(environ, how, n):
     """Reads wsgi.input the way `how` says; returns (bytes read, number of calls made)."""
     stream = environ["wsgi.input"]
-    calls = 0
     if how == "read":
-        calls = 1
-        data = stream.read()
-    elif how == "readn":
-        parts = []
-        while True:
-            calls += 1
-            part = stream.read(n)
-            if not part:
-                break
-            parts.append(part)
-        data = b"".join(parts)
-    elif how == "content-length":
-        calls = 1
-        data = stream.read(int(environ.get("CONTENT_LENGTH") or 0))
-    elif how == "readline":
-        parts = []
-        while True:
-            calls += 1
-            line = stream.readline()
-            if not line:
-                break
-            parts.append(line)
-        data = b"".join(parts)
-    elif how == "readline-limit":
-        parts = []
-        while True:
-            calls += 1
-            line = stream.readline(n)
-            if not line:
-                break
-            parts.append(line)
-        data = b"".join(parts)
-    elif how == "readlines":
-        calls = 1
-        data = b"".join(stream.readlines())
-    elif how == "iter":
+        return stream.read(), 1
+    if how == "readn":
+        return _until_empty(lambda: stream.read(n))
+    if how == "content-length":
+        return stream.read(int(environ.get("CONTENT_LENGTH") or 0)), 1
+    if how == "readline":
+        return _until_empty(stream.readline)
+    if how == "readline-limit":
+        return _until_empty(lambda: stream.readline(n))
+    if how == "readlines":
+        return b"".join(stream.readlines()), 1
+    if how == "iter":
         parts = list(stream)
-        calls = len(parts)
-        data = b"".join(parts)
-    else:
-        raise ValueError(f"unknown how={how!r}")
-    return data, calls
+        return b"".join(parts), len(parts)
+    raise ValueError(f"unknown how={how!r}")
 
 
 def application(environ, start_response):

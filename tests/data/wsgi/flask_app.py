@@ -8,30 +8,17 @@ wsgiref.validate.
 import hashlib
 import os
 import sys
-import tempfile
 
 from flask import (Flask, Response, abort, jsonify, request, send_file, session,
                    stream_with_context)
+
+from blob_file import blob_file
 
 app = Flask(__name__)
 app.secret_key = "httpy-flask-test-secret-key"
 
 
-def _blob():
-    """300 KiB of fixed bytes for send_file, written once per machine (atomically: several
-    processes may start at once) under a name that says its content."""
-    data = b"".join(hashlib.sha256(b"httpy-flask-%d" % i).digest() for i in range(9600))
-    path = os.path.join(tempfile.gettempdir(),
-                        f"httpy-flask-blob-{hashlib.sha256(data).hexdigest()[:16]}.bin")
-    if not os.path.exists(path) or os.path.getsize(path) != len(data):
-        tmp = f"{path}.{os.getpid()}.tmp"
-        with open(tmp, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    return path
-
-
-BLOB = _blob()
+BLOB = blob_file("httpy-flask")[0]
 
 
 @app.get("/hello")
