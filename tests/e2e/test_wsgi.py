@@ -8,6 +8,7 @@ these against gunicorn instead (HTTPY_WSGI_REFERENCE=gunicorn), and which tests 
 import hashlib
 import json
 import os
+import socket
 import time
 import unittest
 import urllib.parse
@@ -596,6 +597,40 @@ class Streaming(EdgeCase):
         # 200 events 30 ms apart take 6 s: a close() within 3 s means the server noticed.
         self.assert_closed_once(key, "a stream whose client went away")
         self.assert_still_serving()
+
+
+class Backpressure(EdgeCase):
+    """A client that stops reading stops the application: the server asks for the next chunk
+    only once the last one is written, so the app gets no further ahead than the socket
+    buffers hold, and no thread waits on the socket holding the GIL."""
+
+    def yielded(self, key):
+        status, _, body = self.get(f"/endless/yielded?key={key}")
+        self.assertEqual(status, 200, body)
+        return int(body)
+
+    def test_an_endless_generator_waits_for_a_client_that_stopped_reading(self):
+        key = uuid.uuid4().hex
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+        sock.settimeout(10)
+        sock.connect(("127.0.0.1", self.server().port))
+        with sock:
+            sock.sendall(request_bytes(f"/endless?key={key}"))
+            self.assertTrue(sock.recv(65536).startswith(b"HTTP/1.1 200 "))
+            time.sleep(1.5)  # not reading: the buffers fill, then the app must wait
+            stalled = self.yielded(key)
+            time.sleep(1.0)
+            self.assertEqual(self.yielded(key), stalled, "the app kept producing for a client "
+                                                         "that reads nothing")
+            # What the kernel's buffers hold on loopback (a few MiB), not more.
+            self.assertLess(stalled * 65536, 32 * 1024 * 1024, f"{stalled} chunks went out")
+            self.assert_still_serving()  # and the server answers others meanwhile
+            received = 0
+            while received < 4 * 1024 * 1024:  # reading again lets it go on
+                received += len(sock.recv(1 << 20))
+        self.assertGreater(self.yielded(key), stalled)
+        self.assert_closed_once(key, "an endless stream whose client left")
 
 
 class StalledStream(EdgeCase):

@@ -19,6 +19,7 @@ from blob_file import blob_file
 
 _lock = threading.Lock()
 _closes = {}  # key -> number of close() calls
+_yielded = {}  # key -> chunks /endless has yielded
 
 
 def _count_close(key):
@@ -191,6 +192,22 @@ def application(environ, start_response):
 
     if path == "/close-count/value":
         return _text(start_response, str(_closes_of(key)))
+
+    if path == "/endless":
+        # 64 KiB chunks for as long as they are taken, counted under `key`: how far the app got
+        # ahead of a client that stopped reading.
+        def endless():
+            chunk = b"e" * 65536
+            while True:
+                with _lock:
+                    _yielded[key] = _yielded.get(key, 0) + 1
+                yield chunk
+        start_response("200 OK", [("Content-Type", "application/octet-stream")])
+        return Counted(key, endless())
+
+    if path == "/endless/yielded":
+        with _lock:
+            return _text(start_response, str(_yielded.get(key, 0)))
 
     if path == "/slow-stream":
         n = int(query.get("n", "5"))
