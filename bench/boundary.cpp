@@ -5,14 +5,24 @@
 // from a Python loop with equivalent prebuilt arguments. The breakdown times the three steps
 // apart. Prints a Markdown table on stdout (bench/boundary.sh puts it in docs/benchmarks.md).
 //
-// Usage: boundary [--iterations N] [--repeats R] [--handler FILE]
+// The same for a WSGI application (bench/compare_servers/wsgi_app.py's /hello): the environ
+// built by marshal::wsgi_environ, the call with httpy's start_response, the list body and the
+// head taken as the server takes them, against the app called from Python with a prebuilt
+// environ.
+//
+// Usage: boundary [--iterations N] [--repeats R] [--handler FILE] [--wsgi-app FILE]
 
 #include <pybind11/embed.h>
 
 #include "httpy/interpreter.hpp"
 #include "httpy/request.hpp"
+#include "marshal/interned_name.hpp"
 #include "marshal/request_to_python.hpp"
 #include "marshal/response_from_python.hpp"
+#include "marshal/wsgi_environ.hpp"
+#include "marshal/wsgi_response.hpp"
+#include "runtime/start_response.hpp"
+#include "runtime/wsgi_support.hpp"
 
 #include <algorithm>
 #include <array>
@@ -35,6 +45,7 @@ struct options {
     long iterations = 1'000'000;
     int repeats = 5;
     std::string handler = HTTPY_EXAMPLES "/worker.py";
+    std::string wsgi_app = HTTPY_BENCH_APPS "/wsgi_app.py";
 };
 
 options parse_options(int argc, char** argv) {
@@ -49,6 +60,8 @@ options parse_options(int argc, char** argv) {
             opts.repeats = std::atoi(argv[i + 1]);
         else if (flag == "--handler")
             opts.handler = argv[i + 1];
+        else if (flag == "--wsgi-app")
+            opts.wsgi_app = argv[i + 1];
         else
             throw std::invalid_argument("unknown option " + std::string(flag));
     }
@@ -94,6 +107,15 @@ def floor(fn, args, n):
     start = perf_counter_ns()
     for _ in range(n):
         fn(method, path, params, query, headers, body)
+    return perf_counter_ns() - start
+
+def wsgi_floor(app, environ, n):
+    def start_response(status, headers, exc_info=None):
+        pass
+    start = perf_counter_ns()
+    for _ in range(n):
+        for chunk in app(environ, start_response):
+            pass
     return perf_counter_ns() - start
 
 def empty(n):
@@ -206,12 +228,12 @@ std::vector<measurement> measurements(py::handle fn, const httpy::request& req,
                                       const py::dict& loops) {
     // Built once, by the same marshal code, so the floor's arguments are equal to the real ones.
     const std::array<py::object, 6> args{
-        httpy::marshal::body_to_python(req.method, body_type::str),
-        httpy::marshal::body_to_python(req.path, body_type::str),
+        httpy::marshal::interned_name(req.method),
+        py::str(req.path),
         httpy::marshal::to_python(req.params),
         httpy::marshal::to_python(req.query),
         httpy::marshal::to_python(req.headers),
-        httpy::marshal::body_to_python(req.body, body_type::str)};
+        httpy::marshal::body_to_python(req, body_type::str)};
     const py::tuple arg_tuple = py::make_tuple(args[0], args[1], args[2], args[3], args[4], args[5]);
     const py::object result = httpy::marshal::call_handler(fn, req, body_type::str);
 
@@ -256,17 +278,102 @@ std::vector<measurement> measurements(py::handle fn, const httpy::request& req,
     return all;
 }
 
+py::object steal(PyObject* p) {
+    if (p == nullptr)
+        throw py::error_already_set();
+    return py::reinterpret_steal<py::object>(p);
+}
+
+// The WSGI request: the typical one on the path wsgi_app.py answers.
+httpy::request wsgi_request() {
+    httpy::request req = typical_request();
+    req.path = "/hello";
+    req.params = {};
+    req.query_string = "name=bob&lang=en";
+    req.remote_address = req.local_address = "127.0.0.1";
+    req.remote_port = 40000;
+    req.local_port = 8080;
+    return req;
+}
+
+// The WSGI rows: full boundary, its floor, and the environ alone (d). `support` outlives them.
+std::vector<measurement> wsgi_measurements(py::handle app, const httpy::request& req,
+                                           const py::dict& loops,
+                                           const httpy::detail::wsgi_support& support) {
+    const py::dict constant = httpy::marshal::wsgi_constant_environ(
+        support.errors, support.file_wrapper_type, false);
+    auto environ = [&req, constant, &support] {
+        bool dropped = false;
+        return httpy::marshal::wsgi_environ(req, constant, "", support.bytes_io, dropped);
+    };
+    const py::dict prebuilt = environ();
+    std::vector<measurement> all;
+    all.push_back({"WSGI full boundary: environ + call + body and head", [=, &support](long n) {
+                       std::size_t bytes = 0;
+                       const double ns = time_loop(n, [&] {
+                           const py::dict env = environ();
+                           const py::object start_response =
+                               httpy::detail::new_start_response(support.start_response_type, 1 << 20);
+                           std::array<PyObject*, 2> args{env.ptr(), start_response.ptr()};
+                           const py::object result =
+                               steal(PyObject_Vectorcall(app.ptr(), args.data(), 2, nullptr));
+                           httpy::response r;
+                           std::size_t total = 0;
+                           for (py::handle chunk : result)
+                               httpy::marshal::append_wsgi_chunk(chunk, r.body, total, 1 << 20);
+                           httpy::marshal::wsgi_head(
+                               httpy::detail::start_response_status(start_response),
+                               httpy::detail::start_response_headers(start_response), r);
+                           bytes += r.body.size() + r.headers.size();
+                       });
+                       sink = bytes;
+                       return ns;
+                   }});
+    all.push_back({"WSGI floor: the same app from Python, prebuilt environ", [=](long n) {
+                       return loops["wsgi_floor"](app, prebuilt, n).cast<double>();
+                   }});
+    all.push_back({"(d) WSGI marshal in: `wsgi_environ`", [=](long n) {
+                       return time_loop(n, [&] { environ(); });
+                   }});
+    return all;
+}
+
+void report_wsgi(const std::vector<measurement>& all, const options& opts, double go_in) {
+    std::printf("\nThe same for a WSGI application: `app` from `%s`, `GET /hello` with the same "
+                "headers and query, through `wsgi_environ`, httpy's `start_response`, the list "
+                "body and the head as the server takes them.\n\n",
+                opts.wsgi_app == options{}.wsgi_app ? "bench/compare_servers/wsgi_app.py"
+                                                    : opts.wsgi_app.c_str());
+    std::printf("| measurement | ns/call | calls/s | spread |\n| --- | ---: | ---: | ---: |\n");
+    for (const auto& m : all)
+        print_row(m.name, m.median(), percent(m.spread()));
+    const double full = all[0].median();
+    const double floor = all[1].median();
+    std::printf("\n**WSGI boundary / floor: %.2fx** (%s calls/s against %s calls/s). The environ "
+                "(d) costs %.2fx the go contract's six arguments (a).\n",
+                full / floor, rate(full).c_str(), rate(floor).c_str(), all[2].median() / go_in);
+}
+
 int run(const options& opts) {
     py::gil_scoped_acquire gil;
     const py::object fn = load_function(opts.handler, "go_request");
     const httpy::request req = typical_request();
     py::dict ns;
     py::exec(python_loops, ns);
+    const py::object wsgi_app = load_function(opts.wsgi_app, "app");
+    const httpy::request wreq = wsgi_request();
+    const auto support = httpy::detail::make_wsgi_support();
     auto all = measurements(fn, req, ns);
+    const std::size_t go_rows = all.size();
+    for (auto& m : wsgi_measurements(wsgi_app, wreq, ns, support))
+        all.push_back(std::move(m));
     run_all(all, opts);
     const double loop_ns = ns["empty"](opts.iterations).cast<double>() /
                            static_cast<double>(opts.iterations);
-    report(all, opts, req, loop_ns);
+    const std::vector<measurement> go(all.begin(), all.begin() + static_cast<long>(go_rows));
+    const std::vector<measurement> wsgi(all.begin() + static_cast<long>(go_rows), all.end());
+    report(go, opts, req, loop_ns);
+    report_wsgi(wsgi, opts, go[2].median());
     return 0;
 }
 

@@ -28,19 +28,37 @@ py::object latin1(std::string_view s) {
         PyUnicode_DecodeLatin1(s.data(), static_cast<Py_ssize_t>(s.size()), nullptr));
 }
 
+bool ascii(std::string_view s) noexcept {
+    for (char c : s)
+        if (static_cast<unsigned char>(c) >= 0x80)
+            return false;
+    return true;
+}
+
+// A value as a latin-1 str, shared from the name cache when it is short ASCII (where latin-1
+// and the cache's UTF-8 agree): the server's own values, the client's address and most header
+// values (`*/*`, `keep-alive`, the Host) repeat from one request to the next.
+py::object value(std::string_view s) {
+    constexpr std::size_t shared_up_to = 24; // longer ones (ids, cookies, user agents) vary
+    if (s.size() <= shared_up_to && ascii(s))
+        return interned_name(s);
+    return latin1(s);
+}
+
 void set(py::handle dict, std::string_view key, py::handle value) {
     if (PyDict_SetItem(dict.ptr(), interned_name(key).ptr(), value.ptr()) != 0)
         throw py::error_already_set();
 }
 
-void set_latin1(py::handle dict, std::string_view key, std::string_view value) {
-    set(dict, key, latin1(value));
+void set_value(py::handle dict, std::string_view key, std::string_view text) {
+    set(dict, key, value(text));
 }
 
-void set_number(py::handle dict, std::string_view key, std::uint64_t n) {
+// `n` in decimal.
+std::string decimal(std::uint64_t n) {
     std::array<char, 24> digits{};
     auto [end, ec] = std::to_chars(digits.data(), digits.data() + digits.size(), n);
-    set_latin1(dict, key, std::string_view(digits.data(), static_cast<std::size_t>(end - digits.data())));
+    return std::string(digits.data(), end);
 }
 
 // "HTTP_USER_AGENT" for "User-Agent"; false for a name holding '_'.
@@ -57,7 +75,7 @@ bool cgi_name(std::string_view name, std::string& out) {
 // The values of one header as one str: joined with ", ", or "; " for Cookie (RFC 9113 8.2.3).
 py::object joined(std::string_view name, const fields::value_list& values) {
     if (values.size() == 1)
-        return latin1(values.front());
+        return value(values.front());
     const std::string_view separator = boost::beast::iequals(name, "Cookie") ? "; " : ", ";
     std::string all;
     for (const auto& v : values) {
@@ -118,18 +136,18 @@ py::dict wsgi_environ(const request& req, py::handle constant, std::string_view 
     set(env, "REQUEST_METHOD", interned_name(req.method));
     const std::string_view path = req.path;
     if (under_root(path, root_path)) {
-        set_latin1(env, "SCRIPT_NAME", root_path);
-        set_latin1(env, "PATH_INFO", path.substr(root_path.size()));
+        set_value(env, "SCRIPT_NAME", root_path);
+        set(env, "PATH_INFO", latin1(path.substr(root_path.size())));
     } else {
-        set_latin1(env, "SCRIPT_NAME", {});
-        set_latin1(env, "PATH_INFO", path);
+        set_value(env, "SCRIPT_NAME", {});
+        set(env, "PATH_INFO", latin1(path));
     }
-    set_latin1(env, "QUERY_STRING", req.query_string);
-    set_latin1(env, "SERVER_PROTOCOL", req.version == 10 ? "HTTP/1.0" : "HTTP/1.1");
-    set_latin1(env, "SERVER_NAME", req.local_address.empty() ? "localhost" : req.local_address);
-    set_number(env, "SERVER_PORT", req.local_port);
-    set_latin1(env, "REMOTE_ADDR", req.remote_address);
-    set_number(env, "REMOTE_PORT", req.remote_port);
+    set(env, "QUERY_STRING", latin1(req.query_string));
+    set_value(env, "SERVER_PROTOCOL", req.version == 10 ? "HTTP/1.0" : "HTTP/1.1");
+    set_value(env, "SERVER_NAME", req.local_address.empty() ? "localhost" : req.local_address);
+    set_value(env, "SERVER_PORT", decimal(req.local_port));
+    set_value(env, "REMOTE_ADDR", req.remote_address);
+    set(env, "REMOTE_PORT", latin1(decimal(req.remote_port))); // varies: not shared
 
     bool length_sent = false;
     std::string key;
@@ -149,7 +167,7 @@ py::dict wsgi_environ(const request& req, py::handle constant, std::string_view 
         set(env, key, joined(name, values));
     }
     if (length_sent || req.body_size() != 0)
-        set_number(env, "CONTENT_LENGTH", req.body_size());
+        set(env, "CONTENT_LENGTH", latin1(decimal(req.body_size())));
     set(env, "wsgi.input", wsgi_input(req, bytes_io));
     return env;
 }

@@ -220,7 +220,7 @@ void app::state::load() {
 
 // Requires: GIL held.
 void app::state::load_wsgi(py::object application) {
-    detail::wsgi_support support = detail::make_wsgi_support(options.python.max_response_bytes);
+    detail::wsgi_support support = detail::make_wsgi_support();
     py::dict constant = marshal::wsgi_constant_environ(
         support.errors, support.file_wrapper_type, options.multiprocess);
     auto info = std::make_shared<detail::wsgi_app_info>();

@@ -8,6 +8,7 @@
 #include "marshal/wsgi_environ.hpp"
 #include "marshal/wsgi_response.hpp"
 #include "runtime/response_stream.hpp"
+#include "runtime/start_response.hpp"
 
 #include <boost/beast/core/string.hpp>
 #include <spdlog/spdlog.h>
@@ -45,7 +46,7 @@ public:
             spdlog::warn("{}: request headers whose names hold '_' are left out of the WSGI "
                          "environ (they would pass for the '-' ones); logged once",
                          describe());
-        start_response_ = steal(PyObject_CallNoArgs(info_->start_response_type.ptr()));
+        start_response_ = new_start_response(info_->start_response_type, info_->max_response_bytes);
         // The call object may be released without the GIL: no Python reference outlives run.
         struct release {
             py::object& o;
@@ -128,12 +129,12 @@ private:
 
     // The status and headers start_response was given, now that the head is to be sent.
     void take_head(response& r) {
-        py::object status = start_response_.attr("status");
-        if (status.is_none())
+        py::handle status = start_response_status(start_response_);
+        if (!status)
             throw marshal::conversion_error(
                 info_->name + " returned (or yielded a body) without calling start_response");
-        marshal::wsgi_head(status, start_response_.attr("headers"), r);
-        start_response_.attr("sent") = py::bool_(true);
+        marshal::wsgi_head(status, start_response_headers(start_response_), r);
+        mark_start_response_sent(start_response_);
     }
 
     void take_written(std::string& out, std::size_t& total) {

@@ -5,6 +5,7 @@
 
 #include "marshal/python_text.hpp"
 #include "marshal/wsgi_response.hpp"
+#include "runtime/start_response.hpp"
 
 #include <spdlog/spdlog.h>
 
@@ -19,54 +20,6 @@ import io
 import os
 import stat
 import threading
-
-
-class StartResponse:
-    __slots__ = ("status", "headers", "sent", "written", "_size")
-    limit = 0
-
-    def __init__(self):
-        self.status = None
-        self.headers = None
-        self.sent = False
-        self.written = None
-        self._size = 0
-
-    def __call__(self, status, response_headers, exc_info=None):
-        if exc_info is not None:
-            try:
-                if self.sent:
-                    raise exc_info[1].with_traceback(exc_info[2])
-            finally:
-                exc_info = None
-        elif self.status is not None:
-            raise RuntimeError("start_response was called a second time without exc_info")
-        if not isinstance(status, str):
-            raise TypeError(
-                f"start_response: the status is of type {type(status).__name__}; expected str")
-        if not isinstance(response_headers, list):
-            raise TypeError(
-                f"start_response: the headers are of type {type(response_headers).__name__}; "
-                "expected a list of (name, value) tuples")
-        self.status = status
-        self.headers = response_headers
-        return self.write
-
-    def write(self, data):
-        if self.status is None:
-            raise RuntimeError("write() was called before start_response")
-        if not isinstance(data, (bytes, bytearray)):
-            raise TypeError(f"write() takes bytes, not {type(data).__name__}")
-        if not data:
-            return
-        self._size += len(data)
-        if self._size > StartResponse.limit:
-            raise RuntimeError(
-                f"write() was given more than {StartResponse.limit} bytes before they could be sent")
-        if self.written is None:
-            self.written = [bytes(data)]
-        else:
-            self.written.append(bytes(data))
 
 
 class Errors:
@@ -135,24 +88,22 @@ def file_region(wrapper):
 
 void take_written(py::handle start_response, std::string& out, std::size_t& total,
                   std::size_t max) {
-    py::object written = start_response.attr("written");
+    py::object written = take_written_list(start_response);
     if (written.is_none())
         return;
-    start_response.attr("written") = py::none();
     for (py::handle piece : written)
         marshal::append_wsgi_chunk(piece, out, total, max);
 }
 
-wsgi_support make_wsgi_support(std::size_t max_written) {
+wsgi_support make_wsgi_support() {
     py::dict scope;
     scope["__builtins__"] = py::module_::import("builtins");
     scope["__name__"] = "httpy.wsgi";
     py::exec(wsgi_source, scope);
-    scope["StartResponse"].attr("limit") = max_written;
     py::cpp_function log([](py::handle line) {
         spdlog::warn("wsgi.errors: {}", marshal::detail::display_str(line));
     });
-    return {scope["StartResponse"], scope["Errors"](log), scope["FileWrapper"],
+    return {make_start_response_type(), scope["Errors"](log), scope["FileWrapper"],
             scope["file_region"], py::module_::import("io").attr("BytesIO")};
 }
 

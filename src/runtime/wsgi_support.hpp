@@ -11,9 +11,7 @@
 namespace httpy::detail {
 
 struct wsgi_support {
-    /// `StartResponse()`: the start_response of one request; after the call its `status` and
-    /// `headers` hold what the application gave, `written` what it passed to write() (a list
-    /// of bytes, or None) and setting `sent` makes a later call with exc_info re-raise.
+    /// The type of each request's start_response (runtime/start_response.hpp).
     pybind11::object start_response_type;
     /// `wsgi.errors`: writes each line to httpy's log.
     pybind11::object errors;
@@ -26,15 +24,14 @@ struct wsgi_support {
     pybind11::object bytes_io;
 };
 
-/// Appends to `out` what the write() of `start_response` (a `StartResponse`) took since the
+/// Appends to `out` what the write() of `start_response` took since the
 /// last look, in order, and forgets it there; `total` and `max` bound it as
 /// `marshal::append_wsgi_chunk` does.
 /// Requires: GIL held. Throws: conversion_error, pybind11::error_already_set.
 void take_written(pybind11::handle start_response, std::string& out, std::size_t& total,
                   std::size_t max);
 
-/// Makes the objects; `max_written` bounds what write() may hold before it raises.
-/// Requires: GIL held. Throws: pybind11::error_already_set.
-wsgi_support make_wsgi_support(std::size_t max_written);
+/// Makes the objects. Requires: GIL held. Throws: pybind11::error_already_set.
+wsgi_support make_wsgi_support();
 
 } // namespace httpy::detail
