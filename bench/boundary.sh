@@ -32,7 +32,7 @@ request is \`GET /hello/bob?name=bob&lang=en\` routed by \`/hello/:target\`, wit
 User-Agent, Accept, Accept-Encoding, Connection, X-Request-Id) and an 18-byte body. Rows (a)-(c)
 time the three steps apart. Source: \`bench/boundary.cpp\`.
 
-- Command: \`bench/boundary.sh ${args[*]}\` (runs \`build-bench/bench/boundary ${args[*]}\`)
+- Command: \`bench/boundary.sh ${args[*]}\` (runs \`${build#$root/}/bench/boundary ${args[*]}\`)
 - Machine: $(nproc) cores ($cpu), shared with other work (load average $load at the start), so medians of several runs
 - Python: $("$python" -c 'import platform; print(platform.python_version())'); compiler: $("$compiler" --version | head -n1), ${build_type:-default} build
 - Date: $(date -u '+%Y-%m-%d %H:%M UTC')
