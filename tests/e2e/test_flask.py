@@ -6,12 +6,17 @@ wsgi_fixture.py says how to run these against gunicorn instead (HTTPY_WSGI_REFER
 import hashlib
 import json
 import os
+import platform
 import re
+import subprocess
+import tempfile
 import time
 import unittest
 import uuid
 
-from wsgi_fixture import FLASK_APP, SOURCE, VALIDATED, VENV, WsgiCase, gunicorn_differs
+import serve_fixture
+from wsgi_fixture import (FLASK_APP, REFERENCE, SOURCE, VALIDATED, VENV, WsgiCase,
+                          gunicorn_differs)
 
 MIB = 1024 * 1024
 
@@ -224,6 +229,41 @@ class FlaskWorkers(WsgiCase):
                 break
         self.assertEqual(len(pids), 2, f"only worker {pids} answered 60 connections")
         self.assertNotIn(self.server().proc.pid, pids, "the supervisor answered itself")
+
+
+@unittest.skipIf(REFERENCE, "httpy's own --venv option")
+class VenvChoice(unittest.TestCase):
+    """--venv refuses what is not a venv of httpy's Python, with exit code 2 and a message that
+    says why; $VIRTUAL_ENV is the default."""
+
+    def start_up_failure(self, venv):
+        done = subprocess.run([serve_fixture.HTTPY, "serve", FLASK_APP + ":app", "--venv", venv,
+                               "--bind", "127.0.0.1:0"], capture_output=True, timeout=60)
+        return done.returncode, done.stderr.decode(errors="replace")
+
+    def test_a_folder_that_is_no_venv_stops_start_up(self):
+        with tempfile.TemporaryDirectory() as folder:
+            code, err = self.start_up_failure(folder)
+        self.assertEqual(code, 2, err)
+        self.assertIn(f"--venv {folder} is not a virtual environment: it has no pyvenv.cfg", err)
+
+    def test_a_venv_of_another_python_stops_start_up_naming_both_versions(self):
+        with tempfile.TemporaryDirectory() as folder:
+            with open(os.path.join(folder, "pyvenv.cfg"), "w") as cfg:
+                cfg.write("home = /opt/python3.9/bin\ninclude-system-site-packages = false\n"
+                          "version = 3.9.2\n")
+            code, err = self.start_up_failure(folder)
+        self.assertEqual(code, 2, err)
+        self.assertIn("is a virtual environment of Python 3.9.2, but httpy runs Python "
+                      f"{platform.python_version()}", err)
+
+    def test_virtual_env_is_the_default_venv(self):
+        server = serve_fixture.Server(FLASK_APP + ":app", "--interface", "wsgi",
+                                      env={"VIRTUAL_ENV": VENV})
+        self.addCleanup(server.stop)
+        status, _, body = server.request("GET", "/prefix")
+        self.assertEqual(status, 200, body)
+        self.assertEqual(os.path.realpath(json.loads(body)["prefix"]), os.path.realpath(VENV))
 
 
 class DebianFlask(WsgiCase):
