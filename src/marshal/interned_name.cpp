@@ -61,7 +61,7 @@ private:
         if (name.size() >= sizeof head) {
             std::memcpy(&head, name.data(), sizeof head);
             std::memcpy(&tail, name.data() + name.size() - sizeof tail, sizeof tail);
-        } else {
+        } else if (!name.empty()) { // an empty view may have no data() to copy from
             std::memcpy(&head, name.data(), name.size());
         }
         const std::uint64_t h = (head * 0x9E3779B97F4A7C15u) ^ (tail * 0xC2B2AE3D27D4EB4Fu) ^
