@@ -31,8 +31,9 @@ namespace {
 
 // Requests per path. Each leak check runs its calls after a warm-up (caches, free lists, lazy
 // imports and interned strings settle there), and the tolerances below do not grow with the
-// number of calls: leaking one object per call fails every check.
-constexpr int echo_calls = 28'000;
+// number of calls: leaking one object per call fails every reference count check (see below for
+// the blocks).
+constexpr int echo_calls = 23'200;
 constexpr int raise_calls = 10'000;
 // Each formats a traceback of ~1,000 frames for the log (tens of ms): fewer calls.
 constexpr int recursion_calls = 200;
@@ -46,7 +47,7 @@ constexpr int timeout_calls = 600; // each costs the handler timeout (and a GIL 
 constexpr int async_timeout_calls = 1'000;
 constexpr int overload_rounds = 5;
 constexpr int overload_calls_each_round = 2'680;
-constexpr int wsgi_calls_each = 600; // times 12 kinds
+constexpr int wsgi_calls_each = 1'000; // times 12 kinds
 constexpr int wsgi_kinds = 12;
 static_assert(echo_calls + raise_calls + recursion_calls + wrong_shape_calls_each * wrong_shape_kinds +
                   binary_body_calls_each * 4 + async_echo_calls + async_raise_calls +
@@ -56,9 +57,11 @@ static_assert(echo_calls + raise_calls + recursion_calls + wrong_shape_calls_eac
               100'000);
 
 constexpr long long max_refcount_growth = 100;
-// Blocks drift by up to ~350 on the raise paths with the reference count flat (caches that
-// hold no references); a leak of one object per call is at least one block per call.
-constexpr long long max_block_growth = 500;
+// Blocks drift by up to ~550 on the raise paths with the reference count flat (caches and free
+// lists that hold no references; WSGI's exc_info re-raise is the largest, on every build), so a
+// leak of one object per call shows in the blocks only where a check makes 1,000 calls or more;
+// the reference count on the debug CPython (scripts/test) is the exact check everywhere.
+constexpr long long max_block_growth = 700;
 // Calls in flight at once when a batch is submitted (below the default queue limit of 1024).
 constexpr int batch_size = 500;
 
