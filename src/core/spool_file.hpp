@@ -26,10 +26,7 @@ public:
     /// made or written (errno says why), after which the spool is unusable.
     bool append(std::string_view data) noexcept;
 
-    /// Bytes written so far.
-    std::uint64_t size() const noexcept { return size_; }
-
-    /// The file as a body (offset 0, `size()` bytes), which now owns the descriptor.
+    /// The file as a body (offset 0, every byte appended), which now owns the descriptor.
     /// Requires: is_open().
     std::shared_ptr<body_file> release();
 
