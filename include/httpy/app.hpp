@@ -10,6 +10,7 @@
 
 #include <boost/asio/async_result.hpp>
 
+#include <chrono>
 #include <memory>
 #include <optional>
 #include <string>
@@ -24,8 +25,20 @@ enum class app_interface {
     go,
     /// PEP 3333: `application(environ, start_response)`.
     wsgi,
-    /// ASGI 3: `async app(scope, receive, send)` (not served yet: refused at load).
+    /// ASGI 3: `async app(scope, receive, send)` (an ASGI 2 double-callable is wrapped).
     asgi,
+};
+
+/// Whether an ASGI application's lifespan protocol runs (`lifespan.startup` when it is loaded,
+/// `lifespan.shutdown` when it is destroyed).
+enum class lifespan_mode {
+    /// Runs; an application that raises on the lifespan scope, or returns without answering
+    /// it, is served without it (logged once).
+    automatic,
+    /// Runs; an application without lifespan support fails to load.
+    on,
+    /// Never runs.
+    off,
 };
 
 /// The interface's name as the command line spells it: "auto", "go", "wsgi", "asgi".
@@ -43,10 +56,16 @@ struct app_options {
     std::optional<python_function> init;
     /// Which interface the handler speaks.
     app_interface interface = app_interface::automatic;
-    /// WSGI: the prefix a request path that starts with it (followed by `/` or nothing) has
-    /// moved from `PATH_INFO` to `SCRIPT_NAME`: the route prefix the app is mounted on, or
-    /// `--root-path`. Empty: none.
+    /// The route prefix the app is mounted on, or `--root-path`. WSGI: a request path that
+    /// starts with it (followed by `/` or nothing) has it moved from `PATH_INFO` to
+    /// `SCRIPT_NAME`. ASGI: the scope's `root_path` (its `path` keeps the prefix, as the ASGI
+    /// spec says). Empty: none.
     std::string root_path;
+    /// ASGI: whether the lifespan protocol runs.
+    lifespan_mode lifespan = lifespan_mode::automatic;
+    /// ASGI: how long `lifespan.startup` (and `lifespan.shutdown`) may take; loading fails
+    /// when the startup is not answered by then.
+    std::chrono::milliseconds startup_timeout{30'000};
     /// WSGI: `wsgi.multiprocess` (worker processes serve the same application).
     bool multiprocess = false;
     /// Threads, queue, timeout and body type of the executor.
@@ -54,7 +73,8 @@ struct app_options {
 };
 
 /// A Python application: imports the handler's module (its folder goes first on `sys.path`),
-/// tells its interface (go contract, WSGI), runs the init function once, and calls the handler
+/// tells its interface (go contract, WSGI, ASGI), runs the init function (or an ASGI
+/// application's lifespan startup) once, and calls the handler
 /// for requests on its own `executor`. With `app_interface::automatic` the handler's signature
 /// decides (six positional parameters: go; `(environ, start_response)`: WSGI; an `async`
 /// `(scope, receive, send)`: ASGI), else its framework's type (a Flask app, Django's

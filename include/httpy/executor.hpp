@@ -9,6 +9,16 @@
 
 namespace httpy {
 
+/// Which asyncio event loop runs coroutines (`async def` handlers, ASGI applications).
+enum class loop_kind {
+    /// uvloop when it can be imported, else asyncio's own.
+    automatic,
+    /// asyncio's own loop.
+    asyncio,
+    /// uvloop; loading the app fails when it cannot be imported.
+    uvloop,
+};
+
 /// How an app runs Python: its executor's threads, queue and timeout, and how its calls convert
 /// the request and the response.
 struct executor_options {
@@ -23,6 +33,8 @@ struct executor_options {
     /// an idle thread starts taking queued calls beside it. Below this, one thread runs queued
     /// calls back to back, so the GIL does not change hands per call.
     std::chrono::microseconds blocked_after{1'000};
+    /// The event loop coroutines run on.
+    loop_kind event_loop = loop_kind::automatic;
     /// Hand the request body to the handler as `bytes` instead of `str`.
     bool body_as_bytes = false;
     /// Largest response body a handler may return; a larger one is refused before it is

@@ -47,6 +47,9 @@ struct request {
     /// them in, a request made by hand may leave them as they are.
     /// The query as sent, after the `?`, not decoded; empty without one.
     std::string query_string;
+    /// The target's path as sent, before percent-decoding (ASGI's `raw_path`); empty when
+    /// the request was made by hand (`path` then stands for it).
+    std::string raw_path;
     /// The version of the request line: 10 for HTTP/1.0, 11 for HTTP/1.1.
     unsigned version = 11;
     /// The connection's two ends: the client's address and port, and the server's own

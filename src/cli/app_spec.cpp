@@ -16,6 +16,26 @@ app_interface interface_named(const std::string& name) {
     throw config_error("--interface " + name + ": expected auto, go, wsgi or asgi");
 }
 
+lifespan_mode lifespan_named(const std::string& name) {
+    if (name == "auto")
+        return lifespan_mode::automatic;
+    if (name == "on")
+        return lifespan_mode::on;
+    if (name == "off")
+        return lifespan_mode::off;
+    throw config_error("--lifespan " + name + ": expected auto, on or off");
+}
+
+loop_kind loop_named(const std::string& name) {
+    if (name == "auto")
+        return loop_kind::automatic;
+    if (name == "asyncio")
+        return loop_kind::asyncio;
+    if (name == "uvloop")
+        return loop_kind::uvloop;
+    throw config_error("--loop " + name + ": expected auto, asyncio or uvloop");
+}
+
 } // namespace
 
 std::string venv_of(const app_choice& choice) {
@@ -29,6 +49,11 @@ app_options app_spec(const app_choice& choice, bool no_init) {
     app_options o;
     o.handler = python_function::parse(choice.handler, "");
     o.interface = interface_named(choice.interface);
+    o.lifespan = lifespan_named(choice.lifespan);
+    if (!(choice.startup_timeout > 0))
+        throw config_error("--startup-timeout: expected a number of seconds above 0");
+    o.startup_timeout = std::chrono::milliseconds(static_cast<long long>(choice.startup_timeout * 1000));
+    o.python.event_loop = loop_named(choice.loop);
     o.root_path = choice.root_path;
     while (o.root_path.size() > 1 && o.root_path.back() == '/')
         o.root_path.pop_back();

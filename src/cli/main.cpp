@@ -62,8 +62,22 @@ void add_app_options(CLI::App* cmd, httpy::detail::app_choice& app) {
                     "Virtual environment to run the app in (default: $VIRTUAL_ENV when set)")
         ->envname("HTTPY_VENV");
     cmd->add_option("--root-path", app.root_path,
-                    "WSGI: a path prefix moved from PATH_INFO to SCRIPT_NAME")
+                    "The path prefix the app is mounted under: WSGI's SCRIPT_NAME (moved from "
+                    "PATH_INFO), ASGI's root_path")
         ->envname("HTTPY_ROOT_PATH");
+    cmd->add_option("--lifespan", app.lifespan,
+                    "ASGI: run the lifespan protocol: auto (unless the app does not support it), "
+                    "on (the app must), off")
+        ->capture_default_str()->check(CLI::IsMember({"auto", "on", "off"}))
+        ->envname("HTTPY_LIFESPAN");
+    cmd->add_option("--startup-timeout", app.startup_timeout,
+                    "ASGI: seconds the lifespan startup (and shutdown) may take")
+        ->capture_default_str()->check(CLI::PositiveNumber)->envname("HTTPY_STARTUP_TIMEOUT");
+    cmd->add_option("--loop", app.loop,
+                    "The asyncio event loop for async handlers and ASGI apps: auto (uvloop when "
+                    "it can be imported), asyncio, uvloop")
+        ->capture_default_str()->check(CLI::IsMember({"auto", "asyncio", "uvloop"}))
+        ->envname("HTTPY_LOOP");
     cmd->add_option("--init", app.init,
                     "go contract: init function MODULE:FUNCTION (default: the module's go_init, "
                     "when it has one; without one every method and path goes to the handler)")

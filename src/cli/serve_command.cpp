@@ -49,7 +49,9 @@ static_assert(stop_margin > exit_margin);
 
 app_options make_app_options(const serve_options& options) {
     app_options o = detail::app_spec(options.app);
+    const loop_kind loop = o.python.event_loop;
     o.python = options.python;
+    o.python.event_loop = loop;
     o.multiprocess = options.workers > 1;
     return o;
 }

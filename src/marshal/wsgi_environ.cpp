@@ -4,16 +4,13 @@
 
 #include "marshal/interned_name.hpp"
 #include "marshal/python_text.hpp"
+#include "marshal/spooled_body.hpp"
 
 #include <boost/beast/core/string.hpp>
 
 #include <array>
-#include <cerrno>
 #include <charconv>
-#include <fcntl.h>
 #include <string>
-#include <system_error>
-#include <unistd.h>
 
 namespace py = pybind11;
 
@@ -91,24 +88,11 @@ bool under_root(std::string_view path, std::string_view root) {
            (path.size() == root.size() || path[root.size()] == '/');
 }
 
-// The body as a binary file object: `bytes_io(body)` for a body in memory; for a spooled one, a
-// buffered reader of the temporary file through a descriptor of its own, from the start (a
-// duplicate shares the file offset: a request handed to the app twice reads it twice).
+// The body as a binary file object: `bytes_io(body)` for a body in memory, a buffered reader
+// of its spool file for a spooled one.
 py::object wsgi_input(const request& req, py::handle bytes_io) {
-    if (req.body_spool) {
-        const int fd = ::fcntl(req.body_spool->fd(), F_DUPFD_CLOEXEC, 0);
-        if (fd < 0 || ::lseek(fd, static_cast<off_t>(req.body_spool->offset()), SEEK_SET) < 0) {
-            const int error = errno;
-            if (fd >= 0)
-                ::close(fd);
-            throw std::system_error(error, std::generic_category(),
-                                    "the spooled request body could not be opened");
-        }
-        PyObject* file = PyFile_FromFd(fd, nullptr, "rb", -1, nullptr, nullptr, nullptr, 1);
-        if (file == nullptr)
-            ::close(fd);
-        return steal_or_throw(file);
-    }
+    if (req.body_spool)
+        return open_spooled_body(*req.body_spool);
     auto body = steal_or_throw(
         PyBytes_FromStringAndSize(req.body.data(), static_cast<Py_ssize_t>(req.body.size())));
     PyObject* arg = body.ptr();

@@ -3,6 +3,8 @@
 #include "httpy/app.hpp"
 
 #include "httpy/config_error.hpp"
+#include "runtime/asgi_call.hpp"
+#include "runtime/asgi_support.hpp"
 #include "runtime/executor_state.hpp"
 #include "runtime/interface_choice.hpp"
 #include "runtime/module_import.hpp"
@@ -15,7 +17,10 @@
 #include "marshal/request_to_python.hpp"
 #include "marshal/response_from_python.hpp"
 #include "marshal/routes_from_python.hpp"
+#include "marshal/asgi_scope.hpp"
 #include "marshal/wsgi_environ.hpp"
+
+#include <spdlog/spdlog.h>
 
 #include <array>
 #include <future>
@@ -125,16 +130,28 @@ struct app::state {
     bool has_init = false;
     std::shared_ptr<const handler_info> handler;
     std::shared_ptr<const detail::wsgi_app_info> wsgi;
+    std::shared_ptr<const detail::asgi_app_info> asgi;
+    py::handle lifespan; // an ASGI application's, once its startup completed; the pool's reference
     std::shared_ptr<executor::state> pool;
     executor python; // last: stopped first, while the rest is still there
 
+    ~state() { shut_down_lifespan(); }
+    state(const state&) = delete;
+    state& operator=(const state&) = delete;
+
     void load();
     void load_wsgi(py::object application);
+    void load_asgi(py::object application);
+    py::object start_lifespan(const detail::asgi_support& support, py::handle application,
+                              py::handle loop);
+    void shut_down_lifespan() noexcept;
 
     // The call that runs `req` through the handler, for the interface it speaks.
     detail::call_ptr make_call(request req, call_completion done) const {
         if (wsgi)
             return detail::make_wsgi_call(wsgi, *pool, std::move(req), std::move(done));
+        if (asgi)
+            return detail::make_asgi_call(asgi, *pool, std::move(req), std::move(done));
         return std::make_shared<request_call>(handler, *pool, std::move(req), std::move(done));
     }
 };
@@ -184,16 +201,15 @@ void app::state::load() {
                                "signature or type; say it with --interface go|wsgi|asgi");
         options.interface = *found;
     }
+    if (options.interface != app_interface::go && options.init)
+        throw config_error(spec + " is a" +
+                           (options.interface == app_interface::wsgi ? " WSGI" : "n ASGI") +
+                           " application: an init function (" + options.init->function +
+                           ") is for the go contract only");
+    if (options.interface == app_interface::wsgi)
+        return load_wsgi(std::move(function));
     if (options.interface == app_interface::asgi)
-        throw config_error(spec + " is an ASGI application; httpy does not serve ASGI yet "
-                                  "(the go contract and WSGI only)");
-    if (options.interface == app_interface::wsgi) {
-        if (options.init)
-            throw config_error(spec + " is a WSGI application: an init function (" +
-                               options.init->function + ") is for the go contract only");
-        load_wsgi(std::move(function));
-        return;
-    }
+        return load_asgi(std::move(function));
     handler = std::make_shared<const handler_info>(handler_info{
         function, options.handler.function,
         options.python.body_as_bytes ? marshal::body_type::bytes : marshal::body_type::str,
@@ -238,6 +254,120 @@ void app::state::load_wsgi(py::object application) {
                           &support.file_wrapper_type, &support.file_region, &support.bytes_io})
         pool->keep(std::move(*o));
     wsgi = std::move(info);
+}
+
+// Requires: GIL held.
+void app::state::load_asgi(py::object application) {
+    try {
+        pool->start_event_loop();
+    } catch (py::error_already_set& e) {
+        throw config_error("the event loop could not be made (--loop):\n" +
+                           detail::format_traceback(e));
+    }
+    detail::asgi_support support = detail::make_asgi_support();
+    py::object asgi3 = support.as_asgi3(application);
+    py::object loop = pool->runner.attr("loop");
+    auto info = std::make_shared<detail::asgi_app_info>();
+    info->name = options.handler.module + ":" + options.handler.function;
+    const std::string name = info->name;
+    py::object constant = marshal::asgi_constant_scope(options.root_path);
+    py::object log = py::cpp_function([name](const std::string& method, const std::string& path,
+                                             const std::string& text) {
+        py::gil_scoped_release released;
+        spdlog::error("{} {} {}: {}", name, method, path, text);
+    });
+    py::object lifespan_state = py::none();
+    if (options.lifespan != lifespan_mode::off)
+        lifespan_state = start_lifespan(support, asgi3, loop);
+    info->application = asgi3;
+    info->constant_scope = constant;
+    info->state = lifespan_state.is_none() ? py::handle() : py::handle(lifespan_state);
+    info->exchange_type = support.exchange_type;
+    info->loop = loop;
+    info->log = log;
+    info->cancel_after = static_cast<double>(options.python.handler_timeout.count()) / 1000.0;
+    info->max_response_bytes = options.python.max_response_bytes;
+    for (py::object* o : {&asgi3, &constant, &log, &lifespan_state, &loop, &support.exchange_type,
+                          &support.lifespan_type, &support.as_asgi3, &application})
+        pool->keep(std::move(*o));
+    asgi = std::move(info);
+}
+
+// Runs the lifespan startup on the event loop and waits for its answer (without the GIL):
+// the lifespan's state when it completed, None when the application has no lifespan support
+// (or lifespan is off). Requires: GIL held.
+// Throws: config_error for lifespan.startup.failed, a startup not answered in time, or (with
+// lifespan on) an application without lifespan support.
+py::object app::state::start_lifespan(const detail::asgi_support& support, py::handle application,
+                                      py::handle loop) {
+    const std::string name = options.handler.module + ":" + options.handler.function;
+    const double timeout = static_cast<double>(options.startup_timeout.count()) / 1000.0;
+    py::object manager = support.lifespan_type(application, loop);
+    py::module_ asyncio = py::module_::import("asyncio");
+    py::tuple answer;
+    try {
+        py::object pending =
+            asyncio.attr("run_coroutine_threadsafe")(manager.attr("startup")(timeout), loop);
+        // A loop the startup blocks cannot time it out itself: this wait bounds it too.
+        answer = pending.attr("result")(timeout + 1.0);
+    } catch (py::error_already_set& e) {
+        if (e.matches(PyExc_TimeoutError))
+            throw config_error(name + ": lifespan.startup did not finish within " +
+                               std::to_string(options.startup_timeout.count()) +
+                               " ms (--startup-timeout); is it blocking the event loop?");
+        throw config_error(name + ": the lifespan startup failed:\n" + detail::format_traceback(e));
+    }
+    const auto how = answer[0].cast<std::string>();
+    const auto message = answer[1].cast<std::string>();
+    if (how == "complete") {
+        pool->keep(manager);
+        lifespan = manager;
+        return answer[2];
+    }
+    if (how == "failed")
+        throw config_error(name + ": lifespan.startup.failed" +
+                           (message.empty() ? std::string() : ": " + message));
+    if (how == "timeout")
+        throw config_error(name + ": " + message + " (--startup-timeout)");
+    if (options.lifespan == lifespan_mode::on)
+        throw config_error(name + " does not support the ASGI lifespan protocol (--lifespan on): " +
+                           message);
+    const auto last_line = message.substr(message.rfind('\n') + 1);
+    spdlog::info("{}: no lifespan support ({}); serving it without lifespan events", name, last_line);
+    return py::none();
+}
+
+// After the drain, before the executor stops: lifespan.shutdown, within the startup timeout.
+void app::state::shut_down_lifespan() noexcept {
+    if (!lifespan)
+        return;
+    const std::string name = options.handler.module + ":" + options.handler.function;
+    const double timeout = static_cast<double>(options.startup_timeout.count()) / 1000.0;
+    std::string how;
+    std::string message;
+    {
+        py::gil_scoped_acquire gil;
+        try {
+            py::module_ asyncio = py::module_::import("asyncio");
+            py::object pending = asyncio.attr("run_coroutine_threadsafe")(
+                lifespan.attr("shutdown")(timeout), pool->runner.attr("loop"));
+            py::tuple answer = pending.attr("result")(timeout + 1.0);
+            how = answer[0].cast<std::string>();
+            message = answer[1].cast<std::string>();
+        } catch (py::error_already_set& e) {
+            how = "failed";
+            message = e.matches(PyExc_TimeoutError) ? std::string("it blocks the event loop")
+                                                    : detail::format_traceback(e);
+        } catch (const std::exception& e) {
+            how = "failed";
+            message = e.what();
+        }
+    }
+    if (how == "complete")
+        spdlog::info("{}: lifespan shutdown complete", name);
+    else
+        spdlog::error("{}: lifespan.shutdown {}{}", name, how,
+                      message.empty() ? std::string() : ": " + message);
 }
 
 app::app(app_options options) : state_(std::make_unique<state>(std::move(options))) {

@@ -75,9 +75,21 @@ class Step:
         return self._coro.__await__()
 
 
+def new_loop(kind):
+    if kind != "asyncio":
+        try:
+            import uvloop
+        except ImportError:
+            if kind == "uvloop":
+                raise
+        else:
+            return uvloop.new_event_loop()
+    return asyncio.new_event_loop()
+
+
 class Runner:
-    def __init__(self, fd, mark, woken, finished):
-        self.loop = asyncio.new_event_loop()
+    def __init__(self, fd, mark, woken, finished, kind):
+        self.loop = new_loop(kind)
         self.tasks = {}
         self._fd = fd
         self._mark = mark
@@ -160,6 +172,9 @@ class Runner:
 void executor::state::start_event_loop() {
     if (runner)
         return;
+    const char* kind = options.event_loop == loop_kind::asyncio  ? "asyncio"
+                       : options.event_loop == loop_kind::uvloop ? "uvloop"
+                                                                 : "auto";
     wake_fd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (wake_fd < 0)
         throw std::system_error(errno, std::generic_category(), "eventfd for the event loop");
@@ -180,7 +195,8 @@ void executor::state::start_event_loop() {
         py::cpp_function([weak](std::uint64_t id, py::handle task) {
             if (auto s = weak.lock())
                 s->coroutine_finished(id, task);
-        }));
+        }),
+        kind);
     loop_thread = std::thread([self = shared_from_this()] { self->run_event_loop(); });
 }
 
@@ -244,6 +260,12 @@ void executor::state::coroutine_finished(std::uint64_t id, py::handle task) {
         answered = it->second.cancel_sent;
         coroutines.erase(it);
         call->phase = detail::call_phase::finished;
+    }
+    // Answered by the coroutine itself while it ran on (an ASGI application's first body):
+    // its end is no news.
+    if (call->completed && !answered) {
+        coroutines_done.notify_all();
+        return;
     }
     outcome result = coroutine_outcome(*call, task, answered || call->completed);
     {
@@ -347,7 +369,9 @@ void executor::state::watch_coroutines(clock::time_point now, std::vector<detail
     }
     const auto timeout = options.handler_timeout;
     for (auto& [id, c] : coroutines) {
-        if (c.cancel_sent)
+        // Answered by the monitor already, or by the coroutine itself (an ASGI application
+        // that has sent its response and runs on: streaming, background tasks).
+        if (c.cancel_sent || c.call->completed)
             continue;
         const bool cancelled = c.call->cancel_requested;
         const auto deadline = c.call->started + timeout;

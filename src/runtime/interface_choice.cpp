@@ -44,6 +44,8 @@ def interface_of(target):
             return "asgi"
         if len(required) <= 2 <= len(positional) and not coroutine:
             return "wsgi"
+        if inspect.isclass(target) and len(required) <= 1 <= len(positional):
+            return "asgi"  # ASGI 2: instance = app(scope); await instance(receive, send)
     for cls in type(target).__mro__:
         known = _KNOWN.get(f"{cls.__module__}.{cls.__qualname__}")
         if known:

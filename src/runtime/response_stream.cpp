@@ -50,6 +50,8 @@ public:
         open_stream& s = it->second; // references into an unordered_map survive rehashing
         // An async iterator's next chunk is a coroutine on the event loop, which holds the
         // iterator while it runs: the stream may be closed (dropped) meanwhile.
+        if (info_->kind == chunk_kind::asgi)
+            return awaitable_result{s.iterator.attr("next_chunk")()};
         if (PyAIter_Check(s.iterator.ptr()) != 0)
             return awaitable_result{pool_.runner.attr("next_chunk")(s.iterator)};
         s.busy = true;

@@ -18,6 +18,7 @@ namespace httpy::detail {
 enum class chunk_kind : unsigned char {
     wsgi, // bytes or bytearray; write() data of `start_response` comes first
     go,   // str (UTF-8, surrogateescape) or bytes-like
+    asgi, // the iterable is an ASGI exchange: its next_chunk() gives the application's sends
 };
 
 /// Puts `stream` into `pool.streams` and returns the body the server pulls: each chunk is one

@@ -9,6 +9,7 @@
 #include "marshal/wsgi_response.hpp"
 #include "runtime/response_stream.hpp"
 #include "runtime/start_response.hpp"
+#include "runtime/whole_body.hpp"
 
 #include <boost/beast/core/string.hpp>
 #include <spdlog/spdlog.h>
@@ -141,20 +142,7 @@ private:
         detail::take_written(start_response_, out, total, info_->max_response_bytes);
     }
 
-    // A whole body: a Content-Length of the application's that is shorter cuts it there.
-    // A HEAD answer without a body keeps its Content-Length: it is the GET's (RFC 9110 8.6).
-    response whole(response r) const {
-        if (req_.method == "HEAD" && r.body.empty())
-            return r;
-        if (const auto length = declared_length(r); length && r.body.size() != *length) {
-            spdlog::warn("{}: the response body has {} bytes but its Content-Length says {}; "
-                         "sent with {} bytes",
-                         describe(), r.body.size(), *length, std::min<std::uint64_t>(*length, r.body.size()));
-            if (*length < r.body.size())
-                r.body.resize(static_cast<std::size_t>(*length));
-        }
-        return r;
-    }
+    response whole(response r) const { return whole_body(std::move(r), req_.method == "HEAD", describe()); }
 
     // wsgi.file_wrapper over a regular file: the file region, sent with sendfile.
     std::optional<response> file_response(py::handle wrapper) {

@@ -76,7 +76,8 @@ boost::system::error_code request_reader::decode_target() {
         asterisk_ = true;
         return {};
     }
-    auto decoded = parse_target(origin_form(target), max_query_params_);
+    std::string origin = origin_form(target);
+    auto decoded = parse_target(origin, max_query_params_);
     if (!decoded) {
         const auto question = target.find('?');
         const std::string_view query = question == std::string::npos
@@ -88,6 +89,8 @@ boost::system::error_code request_reader::decode_target() {
     }
     req.path = std::move(decoded->path);
     req.query = std::move(decoded->query);
+    origin.resize(std::min(origin.find('?'), origin.size()));
+    req.raw_path = std::move(origin);
     if (const auto question = target.find('?'); question != std::string::npos)
         req.query_string.assign(target, question + 1);
     req.version = parser_.version();
