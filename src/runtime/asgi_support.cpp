@@ -280,7 +280,9 @@ asgi_support make_asgi_support() {
     py::dict scope;
     scope["__builtins__"] = py::module_::import("builtins");
     scope["__name__"] = "httpy.asgi";
-    py::exec(asgi_source, scope);
+    // Compiled under a name of its own, so that tracebacks through it say where they pass.
+    py::object code = scope["__builtins__"].attr("compile")(asgi_source, "<httpy.asgi>", "exec");
+    scope["__builtins__"].attr("exec")(code, scope);
     return {scope["Exchange"], scope["Lifespan"], scope["as_asgi3"]};
 }
 
