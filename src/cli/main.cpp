@@ -74,8 +74,9 @@ void add_app_options(CLI::App* cmd, httpy::detail::app_choice& app) {
                     "ASGI: seconds the lifespan startup (and shutdown) may take")
         ->capture_default_str()->check(CLI::PositiveNumber)->envname("HTTPY_STARTUP_TIMEOUT");
     cmd->add_option("--loop", app.loop,
-                    "The asyncio event loop for async handlers and ASGI apps: auto (uvloop when "
-                    "it can be imported), asyncio, uvloop")
+                    "The event loop for async handlers and ASGI apps: auto or asyncio (asyncio's, "
+                    "whose coroutines start on the IO thread), uvloop (every coroutine runs on "
+                    "the loop's own thread)")
         ->capture_default_str()->check(CLI::IsMember({"auto", "asyncio", "uvloop"}))
         ->envname("HTTPY_LOOP");
     cmd->add_option("--init", app.init,

@@ -7,6 +7,7 @@
 #include "marshal/asgi_scope.hpp"
 #include "marshal/conversion_error.hpp"
 #include "marshal/spooled_body.hpp"
+#include "runtime/python_callback.hpp"
 #include "runtime/response_stream.hpp"
 #include "runtime/whole_body.hpp"
 
@@ -63,18 +64,29 @@ public:
             spool = marshal::open_spooled_body(*req_.body_spool);
         else
             body = py::bytes(req_.body);
-        py::cpp_function respond(
-            [weak = weak_from_this()](py::handle exchange, py::handle status, py::handle headers,
-                                      py::handle first, bool more, py::handle path) {
-                auto self = weak.lock();
-                if (!self || self->completed)
-                    raise_os_error("the request was answered already (timed out or cancelled)");
-                self->respond(exchange, status, headers, first, more, path);
-            });
+        py::object respond = respond_function(weak_from_this());
         py::object exchange = py::reinterpret_borrow<py::object>(info_->exchange_type)(
             respond, body, spool, info_->loop, info_->cancel_after, info_->log);
         return awaitable_result{exchange.attr("run")(info_->application, scope)};
     }
+
+    // Exchange's `respond(exchange, status, headers, body, more_body, path)` for this call,
+    // which holds it weakly (the exchange may outlive the call).
+    static py::object respond_function(std::weak_ptr<asgi_call> call) {
+        return python_callback("respond", [call = std::move(call)](callback_args args) {
+            if (args.size() != 6)
+                throw py::type_error("respond() takes 6 arguments");
+            auto self = call.lock();
+            if (!self || self->completed)
+                raise_os_error("the request was answered already (timed out or cancelled)");
+            const int more = PyObject_IsTrue(args[4]);
+            if (more < 0)
+                throw py::error_already_set();
+            self->respond(args[0], args[1], args[2], args[3], more != 0, args[5]);
+            return py::none();
+        });
+    }
+
 
     // The application's run returned having answered (else it raised): nothing to add.
     response resume(py::handle) override {

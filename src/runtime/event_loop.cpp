@@ -4,6 +4,7 @@
 #include "runtime/executor_state.hpp"
 #include "runtime/response_stream.hpp"
 
+#include "runtime/python_callback.hpp"
 #include "runtime/python_error.hpp"
 #include "runtime/python_threads.hpp"
 
@@ -11,6 +12,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <system_error>
 #include <utility>
@@ -22,7 +24,10 @@ namespace py = pybind11;
 namespace net = boost::asio;
 
 // The executor's coroutine support: `async def` handlers run on one asyncio event loop that the
-// executor owns, on a thread of its own. Everything reaches the loop through one eventfd,
+// executor owns, on a thread of its own. A coroutine starts on the thread that made it when
+// the loop's thread is waiting for events: that thread takes the loop's turn (see
+// Runner.run_inline) and runs it up to its first real wait, so a request whose app awaits
+// nothing real never changes threads. Everything else reaches the loop through one eventfd,
 // written without the GIL and without running Python: coroutines to start (handed over under
 // the mutex, so no TimeoutError can land half-way through a hand-off), tasks to cancel, the
 // monitor's pings and the stop. The loop never owns a deadline: the monitor answers every
@@ -39,7 +44,13 @@ namespace {
 constexpr const char* loop_source = R"(
 import asyncio
 import os
+import selectors
+import threading
 import types
+from asyncio import events
+
+# How many rounds of ready callbacks a thread taking the loop's turn runs at most.
+INLINE_ROUNDS = 64
 
 
 async def _await(awaitable):
@@ -75,21 +86,38 @@ class Step:
         return self._coro.__await__()
 
 
-def new_loop(kind):
-    if kind != "asyncio":
+class TurnSelector(selectors.DefaultSelector):
+    """The asyncio loop's selector. The loop's thread holds `turn` except while it waits in
+    select(), so another thread holding the GIL may take the turn and run the loop's ready
+    callbacks itself (see Runner.run_inline)."""
+
+    def __init__(self, turn):
+        super().__init__()
+        self._turn = turn
+        self.owner = None
+
+    def select(self, timeout=None):
+        if threading.get_ident() != self.owner:
+            return super().select(timeout)
+        self._turn.release()
         try:
-            import uvloop
-        except ImportError:
-            if kind == "uvloop":
-                raise
-        else:
-            return uvloop.new_event_loop()
-    return asyncio.new_event_loop()
+            return super().select(timeout)
+        finally:
+            self._turn.acquire()
+
+
+def new_loop(kind):
+    """(loop, turn): uvloop's loop and no turn, or asyncio's with the lock of its turn."""
+    if kind == "uvloop":
+        import uvloop
+        return uvloop.new_event_loop(), None
+    turn = threading.Lock()
+    return asyncio.SelectorEventLoop(TurnSelector(turn)), turn
 
 
 class Runner:
     def __init__(self, fd, mark, woken, finished, kind):
-        self.loop = new_loop(kind)
+        self.loop, self._turn = new_loop(kind)
         self.tasks = {}
         self._fd = fd
         self._mark = mark
@@ -99,12 +127,17 @@ class Runner:
         self.loop.add_reader(fd, self._wake)
 
     def run(self):
+        if self._turn is not None:
+            self.loop._selector.owner = threading.get_ident()
+            self._turn.acquire()
         try:
             self.loop.run_forever()
             if self.tasks:  # cancelled by the stop: a short turn to unwind, never more
                 self.loop.call_later(0.1, self.loop.stop)
                 self.loop.run_forever()
         finally:
+            if self._turn is not None:
+                self._turn.release()
             for task in self.tasks.values():  # ignoring cancellation: closed, not logged
                 task._log_destroy_pending = False
                 try:
@@ -122,6 +155,38 @@ class Runner:
         task.add_done_callback(self._done)
         if self._stopping:
             task.cancel()  # before its first step: the coroutine never runs
+
+    def run_inline(self, id, awaitable):
+        """Starts the task on the calling thread while the loop's thread waits in select():
+        takes the loop's turn and runs its ready callbacks until none is left (the task's
+        steps up to its first real wait, whatever they made ready), then hands the rest to the
+        loop's thread, woken only when something is left for it. False, having done nothing,
+        when the loop is not waiting (or is uvloop's, which has no turn to take)."""
+        if self._turn is None or not self._turn.acquire(False):
+            return False
+        loop = self.loop
+        scheduled = loop._scheduled
+        earliest = scheduled[0] if scheduled else None
+        previous = events._get_running_loop()
+        events._set_running_loop(loop)
+        try:
+            self.start(id, awaitable)
+            ready = loop._ready
+            for _ in range(INLINE_ROUNDS):
+                count = len(ready)
+                if count == 0:
+                    break
+                for _ in range(count):
+                    handle = ready.popleft()
+                    if not handle._cancelled:
+                        handle._run()
+        finally:
+            events._set_running_loop(previous)
+            # The loop's thread computed its wait before this: wake it for what is left to it.
+            if ready or (scheduled and scheduled[0] is not earliest):
+                loop._write_to_self()
+            self._turn.release()
+        return True
 
     async def next_chunk(self, aiterator):
         """The next item of a streamed body's async iterator, None at its end; empty strings and
@@ -183,20 +248,33 @@ void executor::state::start_event_loop() {
     py::exec(loop_source, scope);
     const std::weak_ptr<state> weak = weak_from_this();
     runner = scope["Runner"](
-        wake_fd, py::cpp_function([weak](std::uint64_t id) {
+        // Called around every coroutine step and at every task's end: C functions, not
+        // pybind11's, whose per-call argument casting costs more than the step itself.
+        wake_fd, detail::python_callback("mark", [weak](detail::callback_args args) {
+            const auto id = args.size() == 1 ? PyLong_AsUnsignedLongLong(args[0]) : 0;
+            if (PyErr_Occurred() != nullptr)
+                throw py::error_already_set();
             if (auto s = weak.lock())
                 s->stepping.store(id, std::memory_order_relaxed);
+            return py::none();
         }),
         py::cpp_function([weak]() -> py::tuple {
             if (auto s = weak.lock())
                 return s->loop_woken();
             return py::make_tuple(true, py::list(), py::list());
         }),
-        py::cpp_function([weak](std::uint64_t id, py::handle task) {
+        detail::python_callback("finished", [weak](detail::callback_args args) {
+            if (args.size() != 2)
+                throw py::type_error("finished() takes 2 arguments");
+            const auto id = PyLong_AsUnsignedLongLong(args[0]);
+            if (PyErr_Occurred() != nullptr)
+                throw py::error_already_set();
             if (auto s = weak.lock())
-                s->coroutine_finished(id, task);
+                s->coroutine_finished(id, args[1]);
+            return py::none();
         }),
         kind);
+    runner_run_inline = runner.attr("run_inline");
     loop_thread = std::thread([self = shared_from_this()] { self->run_event_loop(); });
 }
 
@@ -227,15 +305,17 @@ void executor::state::run_event_loop() {
         detail::python_thread_ended();
 }
 
-// Requires: GIL held.
+// Requires: GIL held. On an IO thread, runs the coroutine's first steps right here when the
+// loop's thread is waiting (no hand-off: a request whose app awaits nothing real is answered
+// on the thread that read it); else hands it to the loop's thread.
 void executor::state::start_coroutine(const call_ptr& call, py::object awaitable) {
     if (!runner)
         throw std::logic_error("the executor has no event loop");
+    std::uint64_t id = 0;
     {
         std::lock_guard lock(mu);
-        const std::uint64_t id = next_coroutine_id++;
+        id = next_coroutine_id++;
         coroutines.emplace(id, detail::coroutine_call{call});
-        to_start.emplace_back(id, std::move(awaitable));
         call->phase = detail::call_phase::awaiting;
         // The monitor now pings the loop and owns the deadline.
         auto due = clock::now() + detail::loop_ping_interval;
@@ -243,6 +323,32 @@ void executor::state::start_coroutine(const call_ptr& call, py::object awaitable
             due = std::min(due, call->started + options.handler_timeout);
         if (due < monitor_wakes_at)
             monitor_wake.notify_one();
+    }
+    // Only an IO thread steps it here: one of the executor's own threads that did would be held
+    // by a coroutine that blocks (time.sleep in async def), and stopping joins those threads.
+    bool ran = false;
+    if (on_io_thread()) {
+        try {
+            std::array<PyObject*, 2> args{py::int_(id).release().ptr(), awaitable.ptr()};
+            auto id_arg = py::reinterpret_steal<py::object>(args[0]);
+            auto result = py::reinterpret_steal<py::object>(
+                PyObject_Vectorcall(runner_run_inline.ptr(), args.data(), args.size(), nullptr));
+            if (!result)
+                throw py::error_already_set();
+            ran = result.ptr() == Py_True;
+        } catch (...) {
+            // Interrupted (its timeout's TimeoutError) before or while its task started: a
+            // task that did start finds its entry gone when it ends.
+            std::lock_guard lock(mu);
+            coroutines.erase(id);
+            throw;
+        }
+    }
+    if (ran)
+        return;
+    {
+        std::lock_guard lock(mu);
+        to_start.emplace_back(id, std::move(awaitable));
     }
     wake_loop();
 }
@@ -272,8 +378,8 @@ void executor::state::coroutine_finished(std::uint64_t id, py::handle task) {
         py::gil_scoped_release released; // completions and logging never with the GIL held
         if (auto* late = std::get_if<failure>(&result); late && answered)
             late->log.write(); // the monitor's 504 (or the caller's cancellation) stands
-        else
-            deliver(*call, std::move(result));
+        else // posted: this may be a thread that took the loop's turn inside its own call
+            deliver(*call, std::move(result), /*immediate=*/true);
     }
     coroutines_done.notify_all();
 }
@@ -474,6 +580,7 @@ void executor::state::drop_python_objects() noexcept {
     never_started.clear();
     detail::close_all_streams(*this);
     kept.clear();
+    runner_run_inline = py::object();
     runner = py::object();
 }
 

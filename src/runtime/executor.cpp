@@ -64,12 +64,12 @@ void fail(python_call& call, failure f, bool immediate) {
     complete(call, f.error, std::move(r), immediate);
 }
 
-void deliver(python_call& call, outcome result) {
+void deliver(python_call& call, outcome result, bool immediate) {
     if (auto* r = std::get_if<response>(&result)) {
-        complete(call, {}, std::move(*r));
+        complete(call, {}, std::move(*r), immediate);
     } else if (auto* f = std::get_if<failure>(&result)) {
         f->log.write();
-        fail(call, std::move(*f));
+        fail(call, std::move(*f), immediate);
     }
 }
 
@@ -94,6 +94,10 @@ struct executor::io_thread::state {
 
 namespace {
 thread_local executor::io_thread::state* current_io_thread = nullptr;
+}
+
+bool executor::state::on_io_thread() const noexcept {
+    return current_io_thread != nullptr && current_io_thread->owner == this;
 }
 
 bool executor::state::all_running_blocked(clock::time_point now) const {

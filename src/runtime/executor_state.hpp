@@ -73,9 +73,10 @@ void complete(python_call& call, boost::system::error_code ec, response r, bool 
 /// Completes with the response that answers `f.error` (500, 503 or 504; 503 for a cancelled
 /// call); its body is `f.detail` when there is one. Does not write `f.log`.
 void fail(python_call& call, failure f, bool immediate = false);
-/// Writes the failure's log line, then completes with `result` unless it is `deferred`.
+/// Writes the failure's log line, then completes with `result` unless it is `deferred`;
+/// `immediate` as for `complete`.
 /// Requires: GIL not held.
-void deliver(python_call& call, outcome result);
+void deliver(python_call& call, outcome result, bool immediate = false);
 
 /// A thread that runs calls: one of the executor's own, or an IO thread running them itself.
 struct slot {
@@ -192,6 +193,7 @@ struct executor::state : std::enable_shared_from_this<executor::state> {
     std::unordered_map<std::uint64_t, detail::open_stream> streams; // responses being streamed
     std::uint64_t next_stream_id = 1;
     pybind11::object runner; // the event loop's Python side
+    pybind11::object runner_run_inline; // runner.run_inline, looked up once: it runs per coroutine
     // Coroutines for the loop to start; guarded by mu too (moved in and out, never copied).
     std::vector<std::pair<std::uint64_t, pybind11::object>> to_start;
 
@@ -215,6 +217,7 @@ struct executor::state : std::enable_shared_from_this<executor::state> {
     // event_loop.cpp
     void run_event_loop();
     void start_coroutine(const call_ptr& call, pybind11::object awaitable);
+    bool on_io_thread() const noexcept; // executor.cpp: the calling thread is an IO thread of ours
     void coroutine_finished(std::uint64_t id, pybind11::handle task);
     outcome coroutine_outcome(python_call& call, pybind11::handle task, bool answered);
     pybind11::tuple loop_woken();

@@ -33,7 +33,7 @@ namespace {
 // imports and interned strings settle there), and the tolerances below do not grow with the
 // number of calls: leaking one object per call fails every reference count check (see below for
 // the blocks).
-constexpr int echo_calls = 23'200;
+constexpr int echo_calls = 18'200;
 constexpr int raise_calls = 10'000;
 // Each formats a traceback of ~1,000 frames for the log (tens of ms): fewer calls.
 constexpr int recursion_calls = 200;
@@ -49,11 +49,14 @@ constexpr int overload_rounds = 5;
 constexpr int overload_calls_each_round = 2'680;
 constexpr int wsgi_calls_each = 1'000; // times 12 kinds
 constexpr int wsgi_kinds = 12;
+constexpr int asgi_calls_each = 500; // times 10 kinds
+constexpr int asgi_kinds = 10;
 static_assert(echo_calls + raise_calls + recursion_calls + wrong_shape_calls_each * wrong_shape_kinds +
                   binary_body_calls_each * 4 + async_echo_calls + async_raise_calls +
                   async_stream_calls +
                   timeout_calls + async_timeout_calls +
-                  overload_rounds * overload_calls_each_round + wsgi_calls_each * wsgi_kinds ==
+                  overload_rounds * overload_calls_each_round + wsgi_calls_each * wsgi_kinds +
+                  asgi_calls_each * asgi_kinds ==
               100'000);
 
 constexpr long long max_refcount_growth = 100;
@@ -484,6 +487,56 @@ TEST_CASE("a WSGI application leaks nothing, on every path a response can take")
     CHECK(drain(a.call(typical_request("/exc-before"))).resp.body == "error page");
     CHECK(drain(a.call(typical_request("/filelike"))).resp.body == body + body + body);
     const auto file = a.call(typical_request("/file"));
+    REQUIRE(file.resp.file);
+    CHECK(file.resp.file->length() > 0);
+}
+
+TEST_CASE("an ASGI application leaks nothing, on every path a response can take") {
+    const quiet_logs quiet;
+    auto a = httpy::app({.handler = {HTTPY_TEST_DATA "/asgi_leak_app.py", "app"},
+                         .interface = httpy::app_interface::asgi,
+                         .python = {.threads = 1}});
+    const auto body = typical_request().body;
+    struct kind {
+        const char* path;
+        int status;
+        bool failed; // the call's error is set (a 500 of the executor's, or a cut stream)
+        bool first_only;
+        bool spooled = false;
+    };
+    const kind kinds[] = {
+        {"/whole", 200, false, false},        {"/stream", 200, false, false},
+        {"/dropped", 200, false, true},       {"/raise-before", 500, true, false},
+        {"/raise-after", 200, true, false},   {"/nothing", 500, true, false},
+        {"/bad-header", 500, true, false},    {"/pathsend", 200, false, false},
+        {"/disconnect", 200, false, false},   {"/task", 200, false, false, true},
+    };
+    static_assert(std::size(kinds) == asgi_kinds);
+    for (const auto& k : kinds) {
+        auto req = typical_request(k.path);
+        if (k.spooled) {
+            httpy::detail::spool_file spool;
+            REQUIRE(spool.append(req.body));
+            req.body_spool = spool.release();
+            req.body.clear();
+        }
+        const auto first = drain(a.call(req), k.first_only);
+        CAPTURE(k.path);
+        REQUIRE(first.resp.status == k.status);
+        CHECK(static_cast<bool>(first.error) == k.failed);
+        check_flat(std::string("asgi ") + k.path, 100, asgi_calls_each, [&](int n) {
+            for (int i = 0; i < n; ++i) {
+                const auto r = drain(a.call(req), k.first_only);
+                REQUIRE(r.resp.status == k.status);
+            }
+        });
+    }
+    // The bodies, as a client would see them.
+    CHECK(drain(a.call(typical_request("/whole"))).resp.body == body);
+    CHECK(drain(a.call(typical_request("/stream"))).resp.body == "onetwo" + body);
+    CHECK(drain(a.call(typical_request("/raise-after"))).resp.body == "partial");
+    CHECK(drain(a.call(typical_request("/task"))).resp.body == body + "{'ready': True}");
+    const auto file = a.call(typical_request("/pathsend"));
     REQUIRE(file.resp.file);
     CHECK(file.resp.file->length() > 0);
 }
