@@ -12,6 +12,7 @@
 #include "cli/app_spec.hpp"
 
 #include <boost/asio/use_future.hpp>
+#include <boost/beast/core/string.hpp>
 #include <spdlog/spdlog.h>
 
 #include <cstdio>
@@ -105,7 +106,7 @@ void print(std::string_view method, const response& r) {
     head << "HTTP/1.1 " << r.status << ' ' << reason_phrase(r.status) << "\r\n";
     // Content-Length is the server's, as it would be over the wire.
     for (const auto& [name, values] : r.headers)
-        if (name != "Content-Length")
+        if (!boost::beast::iequals(name, "Content-Length")) // ASGI apps send it lower-case
             for (const auto& value : values)
                 head << name << ": " << value << "\r\n";
     head << "Content-Length: " << r.body.size() << "\r\n";

@@ -12,7 +12,6 @@ behaviour (docs/asgi.md) carries `@uvicorn_differs(...)` and is skipped under th
 """
 
 import functools
-import json
 import os
 import re
 import subprocess
@@ -112,8 +111,9 @@ def uvicorn_differs(reason):
     return decorate
 
 
-class AsgiCase(serve_fixture.ServerCase):
-    """An ASGI server per test class: `target` served with `options` and `env`."""
+class AsgiCase(wsgi_fixture.WsgiCase):
+    """An ASGI server per test class: `target` served with `options` and `env`; the helpers
+    (get, get_json, exchange, assert_logged_by_httpy...) are WsgiCase's."""
 
     target = EDGE_APP
     options = ()
@@ -129,19 +129,3 @@ class AsgiCase(serve_fixture.ServerCase):
     @property
     def under_reference(self):
         return REFERENCE != ""
-
-    def assert_logged_by_httpy(self, text, timeout=5.0):
-        """httpy's own log line (its words, so not checked under the reference)."""
-        if not self.under_reference:
-            self.server().wait_for_log(text, timeout)
-
-    def get(self, path, headers=None, timeout=10.0):
-        return self.server().request("GET", path, headers=headers, timeout=timeout)
-
-    exchange = wsgi_fixture.WsgiCase.exchange
-    log_lines_since = wsgi_fixture.WsgiCase.log_lines_since
-
-    def get_json(self, path, headers=None, status=200):
-        got, _, body = self.get(path, headers)
-        self.assertEqual(got, status, f"GET {path}: {body[:500]!r}")
-        return json.loads(body)

@@ -173,5 +173,22 @@ class Failures(unittest.TestCase):
         self.assertIn(b"required", done.stderr)
 
 
+
+class AsgiApp(unittest.TestCase):
+    """`httpy call` runs an ASGI app too, its lifespan included."""
+
+    def test_fastapi_example(self):
+        code, head, body, err = call(os.path.join(SOURCE, "examples", "fastapi_app.py") + ":app",
+                                     "GET", "/hello/bob", "--venv",
+                                     os.path.join(SOURCE, "venvs", "test"))
+        self.assertEqual(code, 0, err)
+        self.assertEqual(head[0], "HTTP/1.1 200 OK")
+        self.assertEqual(json.loads(body), {"greeting": "Hello, bob!"})
+        lengths = [l for l in head if l.lower().startswith("content-length:")]
+        # The app's own (lower-case) one is not printed beside it.
+        self.assertEqual(lengths, [f"Content-Length: {len(body)}"])
+        self.assertIn("lifespan shutdown complete", err)
+
+
 if __name__ == "__main__":
     unittest.main()

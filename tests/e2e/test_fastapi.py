@@ -6,6 +6,7 @@ import json
 import os
 import time
 
+import asgi_fixture
 from asgi_fixture import AsgiCase, DATA
 
 
@@ -83,3 +84,20 @@ class DjangoAsgi(AsgiCase):
         self.assertEqual(status, 500)
         self.assertNotIn(b"secret-detail-9d2e", body)
         self.server().wait_for_log("secret-detail-9d2e")
+
+
+class FastAPIExample(AsgiCase):
+    """examples/fastapi_app.py, as the docs serve it."""
+
+    target = os.path.join(asgi_fixture.SOURCE, "examples", "fastapi_app.py") + ":app"
+    still_serving = ("/", b'{"message":"Hello from FastAPI on httpy!"}')
+
+    def test_every_route(self):
+        self.assertEqual(self.get_json("/hello/ana?polite=true"), {"greeting": "Dear ana!"})
+        status, _, body = self.server().request("POST", "/notes", body=b'{"text": "hi"}',
+                                                headers={"Content-Type": "application/json"})
+        self.assertEqual((status, json.loads(body)), (200, {"saved": {"text": "hi", "tags": []}}))
+        self.assertEqual(self.get("/ticks?count=3")[2], b"tick 0\ntick 1\ntick 2\n")
+        self.assertEqual(self.server().request("POST", "/notes", body=b"{}",
+                                               headers={"Content-Type": "application/json"})[0], 422)
+        self.assert_still_serving()

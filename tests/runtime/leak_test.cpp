@@ -333,6 +333,49 @@ httpy::call_result drain(httpy::call_result r, bool first_only = false) {
     return r;
 }
 
+// One way a response can go through an app (WSGI, ASGI): the request path that takes it and
+// what it answers.
+struct path_kind {
+    const char* path;
+    int status;
+    bool failed; // the call's error is set (a 500 of the executor's, or a cut stream)
+    bool first_only; // the client takes the first chunk only, then drops the stream
+    bool spooled = false; // the request body comes from a spool file
+};
+
+// The typical request on `k`'s path, its body spooled when `k` says so.
+httpy::request request_for(const path_kind& k) {
+    auto req = typical_request(k.path);
+    if (k.spooled) {
+        httpy::detail::spool_file spool;
+        REQUIRE(spool.append(req.body));
+        req.body_spool = spool.release();
+        req.body.clear();
+    }
+    return req;
+}
+
+// Checks each kind's first answer, then that `calls` more leave Python's counts flat.
+template <std::size_t N>
+void check_paths_flat(httpy::app& a, const char* interface, const path_kind (&kinds)[N], int calls) {
+    for (const auto& k : kinds) {
+        const auto req = request_for(k);
+        const auto first = drain(a.call(req), k.first_only);
+        const std::string path = std::string(k.path) + (k.spooled ? " (spooled body)" : "");
+        CAPTURE(path);
+        REQUIRE(first.resp.status == k.status);
+        CHECK(static_cast<bool>(first.error) == k.failed);
+        if (k.spooled && !first.error)
+            CHECK(first.resp.body.find(typical_request().body) == 0);
+        check_flat(std::string(interface) + " " + path, 100, calls, [&](int n) {
+            for (int i = 0; i < n; ++i) {
+                const auto r = drain(a.call(req), k.first_only);
+                REQUIRE(r.resp.status == k.status);
+            }
+        });
+    }
+}
+
 } // namespace
 
 TEST_CASE("an async def handler leaks nothing, answering or raising") {
@@ -442,14 +485,7 @@ TEST_CASE("a WSGI application leaks nothing, on every path a response can take")
                          .interface = httpy::app_interface::wsgi,
                          .python = {.threads = 1}});
     const auto body = typical_request().body;
-    struct kind {
-        const char* path;
-        int status;
-        bool failed; // the call's error is set (a 500 of the executor's, or a cut stream)
-        bool first_only;
-        bool spooled = false; // the request body comes from a spool file
-    };
-    const kind kinds[] = {
+    const path_kind kinds[] = {
         {"/list", 200, false, false},       {"/generator", 200, false, false},
         {"/write", 200, false, false},      {"/late-start", 200, false, false},
         {"/exc-before", 500, false, false}, {"/exc-after", 200, true, false},
@@ -458,28 +494,7 @@ TEST_CASE("a WSGI application leaks nothing, on every path a response can take")
         {"/dropped", 200, false, true},     {"/list", 200, false, false, true},
     };
     static_assert(std::size(kinds) == wsgi_kinds);
-    for (const auto& k : kinds) {
-        auto req = typical_request(k.path);
-        if (k.spooled) {
-            httpy::detail::spool_file spool;
-            REQUIRE(spool.append(req.body));
-            req.body_spool = spool.release();
-            req.body.clear();
-        }
-        const auto first = drain(a.call(req), k.first_only);
-        const std::string path = std::string(k.path) + (k.spooled ? " (spooled body)" : "");
-        CAPTURE(path);
-        REQUIRE(first.resp.status == k.status);
-        CHECK(static_cast<bool>(first.error) == k.failed);
-        if (k.spooled)
-            CHECK(first.resp.body.find(typical_request().body) == 0);
-        check_flat("wsgi " + path, 100, wsgi_calls_each, [&](int n) {
-            for (int i = 0; i < n; ++i) {
-                const auto r = drain(a.call(req), k.first_only);
-                REQUIRE(r.resp.status == k.status);
-            }
-        });
-    }
+    check_paths_flat(a, "wsgi", kinds, wsgi_calls_each);
     // The bodies, as a client would see them.
     CHECK(drain(a.call(typical_request("/generator"))).resp.body == "onetwo" + body);
     CHECK(drain(a.call(typical_request("/write"))).resp.body == "written " + body);
@@ -497,14 +512,7 @@ TEST_CASE("an ASGI application leaks nothing, on every path a response can take"
                          .interface = httpy::app_interface::asgi,
                          .python = {.threads = 1}});
     const auto body = typical_request().body;
-    struct kind {
-        const char* path;
-        int status;
-        bool failed; // the call's error is set (a 500 of the executor's, or a cut stream)
-        bool first_only;
-        bool spooled = false;
-    };
-    const kind kinds[] = {
+    const path_kind kinds[] = {
         {"/whole", 200, false, false},        {"/stream", 200, false, false},
         {"/dropped", 200, false, true},       {"/raise-before", 500, true, false},
         {"/raise-after", 200, true, false},   {"/nothing", 500, true, false},
@@ -512,25 +520,7 @@ TEST_CASE("an ASGI application leaks nothing, on every path a response can take"
         {"/disconnect", 200, false, false},   {"/task", 200, false, false, true},
     };
     static_assert(std::size(kinds) == asgi_kinds);
-    for (const auto& k : kinds) {
-        auto req = typical_request(k.path);
-        if (k.spooled) {
-            httpy::detail::spool_file spool;
-            REQUIRE(spool.append(req.body));
-            req.body_spool = spool.release();
-            req.body.clear();
-        }
-        const auto first = drain(a.call(req), k.first_only);
-        CAPTURE(k.path);
-        REQUIRE(first.resp.status == k.status);
-        CHECK(static_cast<bool>(first.error) == k.failed);
-        check_flat(std::string("asgi ") + k.path, 100, asgi_calls_each, [&](int n) {
-            for (int i = 0; i < n; ++i) {
-                const auto r = drain(a.call(req), k.first_only);
-                REQUIRE(r.resp.status == k.status);
-            }
-        });
-    }
+    check_paths_flat(a, "asgi", kinds, asgi_calls_each);
     // The bodies, as a client would see them.
     CHECK(drain(a.call(typical_request("/whole"))).resp.body == body);
     CHECK(drain(a.call(typical_request("/stream"))).resp.body == "onetwo" + body);
