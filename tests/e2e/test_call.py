@@ -173,7 +173,6 @@ class Failures(unittest.TestCase):
         self.assertIn(b"required", done.stderr)
 
 
-
 class AsgiApp(unittest.TestCase):
     """`httpy call` runs an ASGI app too, its lifespan included."""
 
