@@ -181,6 +181,7 @@ class Responses(AsgiCase):
         self.assertIn("after the response was complete", recorded)
 
     def test_concurrent_waiting_requests_overlap(self):
+        self.server()  # started once, here, not by each thread of the pool
         started = time.monotonic()
         with concurrent.futures.ThreadPoolExecutor(20) as pool:
             results = list(pool.map(lambda _: self.get("/sleep")[2], range(20)))
@@ -355,7 +356,7 @@ class Lifespan(unittest.TestCase):
             server.stop()
 
 
-class Asgi2(AsgiCase):
+class DoubleCallable(AsgiCase):
     target = os.path.join(DATA, "asgi2_app.py") + ":App"
     still_serving = ("/x", b"asgi2 /x")
     options = ()

@@ -47,6 +47,7 @@ class FastAPI(AsgiCase):
         self.assertNotEqual(doc["thread"], "MainThread")
 
     def test_long_polls_wait_side_by_side(self):
+        self.server()  # started once, here, not by each thread of the pool
         started = time.monotonic()
         with concurrent.futures.ThreadPoolExecutor(50) as pool:
             docs = list(pool.map(lambda _: self.get_json("/poll?seconds=1"), range(100)))
