@@ -38,8 +38,9 @@ std::shared_ptr<body_file> open_path(py::handle path) {
     const char* name = PyBytes_AS_STRING(encoded.ptr());
     const int fd = ::open(name, O_RDONLY | O_CLOEXEC);
     struct stat st {};
-    if (fd < 0 || ::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        const int error = fd < 0 ? errno : (S_ISREG(st.st_mode) ? errno : EINVAL);
+    const bool opened = fd >= 0 && ::fstat(fd, &st) == 0;
+    if (!opened || !S_ISREG(st.st_mode)) {
+        const int error = opened ? EINVAL : errno; // not a regular file, or why it failed
         if (fd >= 0)
             ::close(fd);
         errno = error;
@@ -87,7 +88,6 @@ public:
         });
     }
 
-
     // The application's run returned having answered (else it raised): nothing to add.
     response resume(py::handle) override {
         throw marshal::conversion_error(info_->name + " returned without a response");
@@ -116,7 +116,8 @@ private:
                 r = whole_body(std::move(r), req_.method == "HEAD", describe());
             }
         }
-        // Posted, never run here: the completion must not run with the GIL held.
+        // Asked not to run here; through the type-erased completion executor the connection's
+        // strand may still run it inline, with the GIL held (see the note).
         complete(*this, {}, std::move(r), /*immediate=*/true);
     }
 
