@@ -139,6 +139,9 @@ struct app::state {
     state(const state&) = delete;
     state& operator=(const state&) = delete;
 
+    // The handler as it is named in log lines and errors, e.g. "flask_app.py:app".
+    std::string spec() const { return options.handler.module + ":" + options.handler.function; }
+
     void load();
     void load_wsgi(py::object application);
     void load_asgi(py::object application);
@@ -193,7 +196,7 @@ void app::state::load() {
                                "handler as " + options.handler.module + ":NAME");
     }
     py::object function = function_of(options.handler);
-    const std::string spec = options.handler.module + ":" + options.handler.function;
+    const std::string spec = this->spec();
     if (options.interface == app_interface::automatic) {
         const auto found = detail::interface_of(function);
         if (!found)
@@ -241,7 +244,7 @@ void app::state::load_wsgi(py::object application) {
         support.errors, support.file_wrapper_type, options.multiprocess);
     auto info = std::make_shared<detail::wsgi_app_info>();
     info->application = application;
-    info->name = options.handler.module + ":" + options.handler.function;
+    info->name = spec();
     info->root_path = options.root_path;
     info->constant_environ = constant;
     info->start_response_type = support.start_response_type;
@@ -268,7 +271,7 @@ void app::state::load_asgi(py::object application) {
     py::object asgi3 = support.as_asgi3(application);
     py::object loop = pool->runner.attr("loop");
     auto info = std::make_shared<detail::asgi_app_info>();
-    info->name = options.handler.module + ":" + options.handler.function;
+    info->name = spec();
     const std::string name = info->name;
     py::object constant = marshal::asgi_constant_scope(options.root_path);
     py::object log = py::cpp_function([name](const std::string& method, const std::string& path,
@@ -300,7 +303,7 @@ void app::state::load_asgi(py::object application) {
 // lifespan on) an application without lifespan support.
 py::object app::state::start_lifespan(const detail::asgi_support& support, py::handle application,
                                       py::handle loop) {
-    const std::string name = options.handler.module + ":" + options.handler.function;
+    const std::string name = spec();
     const double timeout = static_cast<double>(options.startup_timeout.count()) / 1000.0;
     py::object manager = support.lifespan_type(application, loop);
     py::module_ asyncio = py::module_::import("asyncio");
@@ -341,7 +344,7 @@ py::object app::state::start_lifespan(const detail::asgi_support& support, py::h
 void app::state::shut_down_lifespan() noexcept {
     if (!lifespan)
         return;
-    const std::string name = options.handler.module + ":" + options.handler.function;
+    const std::string name = spec();
     const double timeout = static_cast<double>(options.startup_timeout.count()) / 1000.0;
     std::string how;
     std::string message;
