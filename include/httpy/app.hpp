@@ -118,11 +118,15 @@ public:
     /// blocks never stalls the caller; from an IO thread of this app it runs on the IO threads.
     ///
     /// Per-operation cancellation: when the completion has a cancellation slot bound
-    /// (`bind_cancellation_slot`, or an awaitable operator such as `||`), emitting terminal,
-    /// partial or total cancellation before a thread has taken the call means it never runs;
-    /// terminal or partial cancellation of a running call interrupts it like its timeout
-    /// (TimeoutError raised in a synchronous handler, an `async def` one's task cancelled). Either
-    /// way it completes at once with `boost::asio::error::operation_aborted` and a 503 response.
+    /// (`bind_cancellation_slot`, or an awaitable operator such as `||`), emitting terminal or
+    /// partial cancellation before a thread has taken the call means it never runs, and of a
+    /// running call interrupts it like its timeout (TimeoutError raised in a synchronous
+    /// handler, an `async def` one's task cancelled). Either way it completes at once with
+    /// `boost::asio::error::operation_aborted` and a 503 response. Total cancellation alone
+    /// cancels nothing, queued or running: it says the client has closed the connection, or
+    /// only its sending side (it may still read the answer), so an ASGI application's
+    /// `receive()` returns `http.disconnect` and the call completes with the handler's own
+    /// answer. The server emits it when a client closes while its call runs.
     /// Emit on the completion's executor, as Asio requires.
     /// Thread-safe.
     template <class CompletionToken>

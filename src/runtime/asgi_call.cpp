@@ -68,7 +68,8 @@ public:
         py::object respond = respond_function(weak_from_this());
         py::object exchange = py::reinterpret_borrow<py::object>(info_->exchange_type)(
             respond, body, spool, info_->loop, info_->cancel_after, info_->log);
-        return awaitable_result{exchange.attr("run")(info_->application, scope)};
+        return awaitable_result{exchange.attr("run")(info_->application, scope),
+                                exchange.attr("client_left")};
     }
 
     // Exchange's `respond(exchange, status, headers, body, more_body, path)` for this call,

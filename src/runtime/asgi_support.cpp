@@ -31,7 +31,7 @@ def _wake(future):
 class Exchange:
     __slots__ = ("_respond", "_body", "_spool", "_loop", "_cancel_after", "_log", "_status",
                  "_headers", "_responded", "_done", "_closed", "_error", "_chunks", "_buffered",
-                 "_more", "_drained", "_gone", "_task", "_method", "_path")
+                 "_more", "_drained", "_gone", "_left", "_task", "_method", "_path")
 
     def __init__(self, respond, body, spool, loop, cancel_after, log):
         self._respond = respond
@@ -45,6 +45,7 @@ class Exchange:
         self._responded = False  # the call is answered: the head (and a first body) went out
         self._done = False       # the last body message came
         self._closed = False     # the response can no longer be delivered
+        self._left = False       # the client closed the connection (or its sending side)
         self._error = None       # why a streamed body stops short
         self._chunks = []
         self._buffered = 0
@@ -64,7 +65,7 @@ class Exchange:
                 self._spool.close()
                 self._spool = None
             return {"type": "http.request", "body": body, "more_body": more}
-        while not (self._done or self._closed):
+        while not (self._done or self._closed or self._left):
             if self._gone is None or self._gone.done():
                 self._gone = self._loop.create_future()
             await self._gone
@@ -142,6 +143,13 @@ class Exchange:
             self._loop.call_soon_threadsafe(self._close)
         except RuntimeError:  # the loop is closed: nothing runs on it any more
             pass
+
+    def client_left(self):
+        """On the loop: the client closed the connection while the call ran. receive() returns
+        http.disconnect; send() goes on (a client that closed only its sending side still reads
+        the answer; for one that has gone, the write fails and the response is closed)."""
+        self._left = True
+        _wake(self._gone)
 
     def _close(self):
         if self._closed:

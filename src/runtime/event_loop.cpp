@@ -58,12 +58,13 @@ async def _await(awaitable):
 
 
 class Step:
-    __slots__ = ("_coro", "id", "_mark")
+    __slots__ = ("_coro", "id", "_mark", "client_left")
 
-    def __init__(self, coro, id, mark):
+    def __init__(self, coro, id, mark, client_left):
         self._coro = coro
         self.id = id
         self._mark = mark
+        self.client_left = client_left  # called when its call's client closes, or None
 
     def send(self, value):
         self._mark(self.id)
@@ -147,16 +148,16 @@ class Runner:
             self.loop.remove_reader(self._fd)
             self.loop.close()
 
-    def start(self, id, awaitable):
+    def start(self, id, awaitable, client_left):
         if type(awaitable) is not types.CoroutineType:
             awaitable = _await(awaitable)
-        task = self.loop.create_task(Step(awaitable, id, self._mark))
+        task = self.loop.create_task(Step(awaitable, id, self._mark, client_left))
         self.tasks[id] = task
         task.add_done_callback(self._done)
         if self._stopping:
             task.cancel()  # before its first step: the coroutine never runs
 
-    def run_inline(self, id, awaitable):
+    def run_inline(self, id, awaitable, client_left):
         """Starts the task on the calling thread while the loop's thread waits in select():
         takes the loop's turn and runs its ready callbacks until none is left (the task's
         steps up to its first real wait, whatever they made ready), then hands the rest to the
@@ -170,7 +171,7 @@ class Runner:
         previous = events._get_running_loop()
         events._set_running_loop(loop)
         try:
-            self.start(id, awaitable)
+            self.start(id, awaitable, client_left)
             ready = loop._ready
             for _ in range(INLINE_ROUNDS):
                 count = len(ready)
@@ -211,10 +212,10 @@ class Runner:
             os.read(self._fd, 8)
         except BlockingIOError:
             pass
-        stop, starts, cancels = self._woken()
-        for id, awaitable in starts:  # first: a cancel may be for one of them
+        stop, starts, cancels, left = self._woken()
+        for id, awaitable, client_left in starts:  # first: the rest may be for one of them
             try:
-                self.start(id, awaitable)
+                self.start(id, awaitable, client_left)
             except BaseException as e:  # its call fails (500) rather than never ending
                 failed = self.loop.create_future()
                 failed.set_exception(e)
@@ -223,6 +224,10 @@ class Runner:
             task = self.tasks.get(id)
             if task is not None:
                 task.cancel()
+        for id in left:
+            task = self.tasks.get(id)
+            if task is not None and task.get_coro().client_left is not None:
+                task.get_coro().client_left()
         if stop and not self._stopping:
             self._stopping = True
             for task in self.tasks.values():
@@ -261,7 +266,7 @@ void executor::state::start_event_loop() {
         py::cpp_function([weak]() -> py::tuple {
             if (auto s = weak.lock())
                 return s->loop_woken();
-            return py::make_tuple(true, py::list(), py::list());
+            return py::make_tuple(true, py::list(), py::list(), py::list());
         }),
         detail::python_callback("finished", [weak](detail::callback_args args) {
             if (args.size() != 2)
@@ -308,7 +313,7 @@ void executor::state::run_event_loop() {
 // Requires: GIL held. On an IO thread, runs the coroutine's first steps right here when the
 // loop's thread is waiting (no hand-off: a request whose app awaits nothing real is answered
 // on the thread that read it); else hands it to the loop's thread.
-void executor::state::start_coroutine(const call_ptr& call, py::object awaitable) {
+void executor::state::start_coroutine(const call_ptr& call, detail::awaitable_result started) {
     if (!runner)
         throw std::logic_error("the executor has no event loop");
     std::uint64_t id = 0;
@@ -317,6 +322,9 @@ void executor::state::start_coroutine(const call_ptr& call, py::object awaitable
         id = next_coroutine_id++;
         coroutines.emplace(id, detail::coroutine_call{call});
         call->phase = detail::call_phase::awaiting;
+        call->coroutine = id;
+        if (call->client_left) // before it started: told once it has (the loop starts it first)
+            to_tell_left.push_back(id);
         // The monitor now pings the loop and owns the deadline.
         auto due = clock::now() + detail::loop_ping_interval;
         if (options.handler_timeout.count() > 0)
@@ -329,8 +337,9 @@ void executor::state::start_coroutine(const call_ptr& call, py::object awaitable
     bool ran = false;
     if (on_io_thread()) {
         try {
-            std::array<PyObject*, 2> args{py::int_(id).release().ptr(), awaitable.ptr()};
-            auto id_arg = py::reinterpret_steal<py::object>(args[0]);
+            auto id_arg = py::int_(id);
+            std::array<PyObject*, 3> args{id_arg.ptr(), started.awaitable.ptr(),
+                                          started.client_left.ptr()};
             auto result = py::reinterpret_steal<py::object>(
                 PyObject_Vectorcall(runner_run_inline.ptr(), args.data(), args.size(), nullptr));
             if (!result)
@@ -344,13 +353,15 @@ void executor::state::start_coroutine(const call_ptr& call, py::object awaitable
             throw;
         }
     }
-    if (ran)
-        return;
+    bool tell = false;
     {
         std::lock_guard lock(mu);
-        to_start.emplace_back(id, std::move(awaitable));
+        if (!ran)
+            to_start.push_back({id, std::move(started.awaitable), std::move(started.client_left)});
+        tell = !to_tell_left.empty();
     }
-    wake_loop();
+    if (!ran || tell)
+        wake_loop();
 }
 
 // Requires: GIL held; on the loop's thread (the task's done-callback).
@@ -415,10 +426,12 @@ outcome executor::state::coroutine_outcome(python_call& call, py::handle task, b
 }
 
 // Requires: GIL held; on the loop's thread, woken through the eventfd. Answers the monitor's
-// ping and hands over what to do: (stop?, [(id, awaitable) to start], [ids to cancel]).
+// ping and hands over what to do: (stop?, [(id, awaitable, client_left) to start], [ids to
+// cancel], [ids whose client has closed]).
 py::tuple executor::state::loop_woken() {
-    std::vector<std::pair<std::uint64_t, py::object>> starts;
+    std::vector<detail::coroutine_start> starts;
     std::vector<std::uint64_t> cancels;
+    std::vector<std::uint64_t> left;
     bool stop = false;
     {
         std::lock_guard lock(mu);
@@ -435,15 +448,21 @@ py::tuple executor::state::loop_woken() {
         for (auto id : std::exchange(to_cancel, {}))
             if (coroutines.contains(id))
                 cancels.push_back(id);
+        for (auto id : std::exchange(to_tell_left, {}))
+            if (coroutines.contains(id))
+                left.push_back(id);
         stop = loop_stop_requested;
     }
     py::list start_list;
-    for (auto& [id, awaitable] : starts)
-        start_list.append(py::make_tuple(id, std::move(awaitable)));
+    for (auto& s : starts)
+        start_list.append(py::make_tuple(s.id, std::move(s.awaitable), std::move(s.client_left)));
     py::list cancel_list;
     for (auto id : cancels)
         cancel_list.append(id);
-    return py::make_tuple(stop, start_list, cancel_list);
+    py::list left_list;
+    for (auto id : left)
+        left_list.append(id);
+    return py::make_tuple(stop, start_list, cancel_list, left_list);
 }
 
 void executor::state::wake_loop() const noexcept {
@@ -572,7 +591,7 @@ bool executor::state::stop_event_loop() {
 // Takes the GIL to drop every Python reference the executor holds.
 void executor::state::drop_python_objects() noexcept {
     py::gil_scoped_acquire gil; // re-entrant: the loop's thread calls this holding it
-    std::vector<std::pair<std::uint64_t, py::object>> never_started;
+    std::vector<detail::coroutine_start> never_started;
     {
         std::lock_guard lock(mu);
         never_started.swap(to_start);

@@ -131,22 +131,36 @@ void executor::state::connect_cancellation(const call_ptr& call) {
     });
 }
 
-// The caller's cancellation: a call no thread has taken never runs and completes now; a running
-// one is left to the monitor, which interrupts it as it would at its deadline.
+// The caller's cancellation. Terminal or partial: a call no thread has taken never runs and
+// completes now; a running one is left to the monitor, which interrupts it as it would at its
+// deadline. Total is the server's word that the client has closed the connection, or only its
+// sending side (the two look alike until a write fails), so nothing is cancelled, not even a
+// queued call: a client that shut down its sending side after its request still reads the
+// answer. A coroutine that asked to know is told (an ASGI application's receive() returns
+// http.disconnect).
 void executor::state::cancel(const call_ptr& call, net::cancellation_type type) {
     using net::cancellation_type;
     constexpr auto interrupting = cancellation_type::terminal | cancellation_type::partial;
     std::unique_lock lock(mu);
-    if (call->phase == call_phase::waiting) {
-        if ((type & (interrupting | cancellation_type::total)) == cancellation_type::none)
+    if ((type & interrupting) == cancellation_type::none) {
+        if ((type & cancellation_type::total) == cancellation_type::none || call->client_left)
             return;
+        call->client_left = true; // a coroutine not started yet is told when it starts
+        if (call->phase == call_phase::awaiting) {
+            to_tell_left.push_back(call->coroutine);
+            lock.unlock();
+            wake_loop();
+        }
+        return;
+    }
+    if (call->phase == call_phase::waiting) {
         call->phase = call_phase::finished; // whoever picks it up next skips it
         if (auto it = std::find(queue.begin(), queue.end(), call); it != queue.end())
             queue.erase(it);
         lock.unlock();
         return fail(*call, failure(net::error::operation_aborted), /*immediate=*/true);
     }
-    if (call->phase == call_phase::finished || (type & interrupting) == cancellation_type::none)
+    if (call->phase == call_phase::finished)
         return;
     call->cancel_requested = true;
     monitor_wake.notify_one();
@@ -313,7 +327,7 @@ outcome executor::state::call_python(const call_ptr& call) {
         detail::run_result result = call->run();
         if (auto* r = std::get_if<response>(&result))
             return std::move(*r);
-        start_coroutine(call, std::move(std::get<detail::awaitable_result>(result).awaitable));
+        start_coroutine(call, std::move(std::get<detail::awaitable_result>(result)));
         return deferred{};
     } catch (py::error_already_set& e) {
         if (call->completed) {

@@ -88,6 +88,13 @@ struct slot {
     bool reported_blocked = false; // guarded by mu; `current` counts in blocked_io
 };
 
+/// A coroutine for the loop's thread to start (handed over under the mutex: moved, never copied).
+struct coroutine_start {
+    std::uint64_t id = 0;
+    pybind11::object awaitable;
+    pybind11::object client_left; // see awaitable_result; None when it has none
+};
+
 /// A call whose coroutine runs on the event loop.
 struct coroutine_call {
     call_ptr call;
@@ -174,6 +181,7 @@ struct executor::state : std::enable_shared_from_this<executor::state> {
     std::map<std::uint64_t, detail::coroutine_call> coroutines; // running on the event loop
     std::uint64_t next_coroutine_id = 1;
     std::vector<std::uint64_t> to_cancel; // tasks the loop thread is to cancel when woken
+    std::vector<std::uint64_t> to_tell_left; // coroutines whose client has closed, to tell so
     std::condition_variable coroutines_done;
     int wake_fd = -1;                    // eventfd the loop thread reads; written without the GIL
     std::atomic<std::uint64_t> stepping{0}; // the coroutine running a step now (0: none)
@@ -194,8 +202,8 @@ struct executor::state : std::enable_shared_from_this<executor::state> {
     std::uint64_t next_stream_id = 1;
     pybind11::object runner; // the event loop's Python side
     pybind11::object runner_run_inline; // runner.run_inline, looked up once: it runs per coroutine
-    // Coroutines for the loop to start; guarded by mu too (moved in and out, never copied).
-    std::vector<std::pair<std::uint64_t, pybind11::object>> to_start;
+    // Coroutines for the loop to start; guarded by mu too.
+    std::vector<detail::coroutine_start> to_start;
 
     bool thread_may_take(clock::time_point now) const;
     bool all_running_blocked(clock::time_point now) const;
@@ -216,7 +224,7 @@ struct executor::state : std::enable_shared_from_this<executor::state> {
 
     // event_loop.cpp
     void run_event_loop();
-    void start_coroutine(const call_ptr& call, pybind11::object awaitable);
+    void start_coroutine(const call_ptr& call, detail::awaitable_result awaitable);
     bool on_io_thread() const noexcept; // executor.cpp: the calling thread is an IO thread of ours
     void coroutine_finished(std::uint64_t id, pybind11::handle task);
     outcome coroutine_outcome(python_call& call, pybind11::handle task, bool answered);

@@ -35,6 +35,9 @@ enum class call_phase : unsigned char {
 /// returned: the executor awaits it on its event loop and hands what it gives to `resume`.
 struct awaitable_result {
     pybind11::object awaitable;
+    /// Called on the event loop when the call's client closes the connection while the
+    /// coroutine runs (see `executor::state::cancel`); None: it is not told.
+    pybind11::object client_left = pybind11::none();
 };
 
 /// What running a call gave: its response, or an awaitable to await first.
@@ -75,6 +78,8 @@ public:
     call_phase phase = call_phase::waiting; // guarded by mu
     clock::time_point started;              // guarded by mu: when a thread took it
     bool cancel_requested = false;          // guarded by mu: the caller cancelled it while it ran
+    bool client_left = false;               // guarded by mu: the caller said its client closed
+    std::uint64_t coroutine = 0;            // guarded by mu: its id on the event loop, 0: none
 };
 using call_ptr = std::shared_ptr<python_call>;
 

@@ -90,6 +90,9 @@ struct connection {
     /// Cancels the Python call the session awaits; the server emits it (on the strand) at the
     /// drain deadline, and the call then completes at once with a 503.
     boost::asio::cancellation_signal call_cancel;
+    /// Counts the Python calls the session has awaited (on the strand): the watch for the
+    /// client closing meanwhile acts only for the call it was set for.
+    std::uint64_t calls = 0;
 };
 
 /// What every session of one server shares.

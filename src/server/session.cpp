@@ -97,6 +97,7 @@ private:
     error_code timed(const error_code& ec) const;
     net::awaitable<bool> serve_one();
     net::awaitable<response> dispatch(request& req);
+    void watch_for_close();
     response call_native(const native_handler& handler, const request& req) const;
     net::awaitable<void> reject(const error_code& ec, const request_reader& reader);
     net::awaitable<void> linger();
@@ -241,12 +242,35 @@ net::awaitable<response> session::dispatch(request& req) {
     // The one call of an asynchronous (Python) handler: it resumes this coroutine on the
     // connection's strand with a response for every outcome (500, 503, 504 included). Bound to
     // the connection's signal: at the drain deadline the server cancels the call.
+    ++conn_->calls;
+    watch_for_close();
     call_result result = co_await async_call(
         std::get<async_handler>(*match.handler), std::move(req),
         net::bind_cancellation_slot(conn_->call_cancel.slot(), net::use_awaitable));
+    ++conn_->calls; // the watch, if still set, is for a call that has ended
+    error_code ignored;
+    conn_->socket.cancel(ignored);
     if (result.error == net::error::operation_aborted)
         co_return drain_ended_response();
     co_return std::move(result.resp);
+}
+
+// While a Python call runs, watches the socket: when the client closes the connection (or its
+// sending side: the two look alike until a write fails), tells the call with total
+// cancellation, which cancels nothing (see executor::state::cancel); an ASGI application's
+// receive() then returns http.disconnect. Bytes of a pipelined request end the watch: the
+// client is still there, and they wait for their turn in the socket.
+void session::watch_for_close() {
+    if (buffer_.size() > 0) // a pipelined request was read already
+        return;
+    conn_->socket.async_wait(
+        net::ip::tcp::socket::wait_read, [conn = conn_, call = conn_->calls](error_code ec) {
+            if (ec || conn->calls != call)
+                return; // the call has ended (the wait was cancelled)
+            error_code unread;
+            if (conn->socket.available(unread) == 0) // end of stream, or an error
+                conn->call_cancel.emit(net::cancellation_type::total);
+        });
 }
 
 // A native handler that throws gets 500, as a Python exception does; the connection lives on.

@@ -55,6 +55,10 @@ async def app(scope, receive, send):
         await send({"type": "http.response.body", "body": body})
         message = await receive()  # returns at once: the response is complete
         assert message["type"] == "http.disconnect"
+    elif path == "/client-left":  # before responding: receive() returns once it is told
+        message = await receive()
+        await send(start)
+        await send({"type": "http.response.body", "body": message["type"].encode()})
     elif path == "/task":
         async def later():
             await asyncio.sleep(0)

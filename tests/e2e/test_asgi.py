@@ -236,6 +236,23 @@ class Disconnect(AsgiCase):
         self.assertEqual(after[0], "http.disconnect")
         self.assertGreaterEqual(after[1], 0.5)  # it waited for the whole response
 
+    def test_receive_returns_http_disconnect_when_the_client_closes_before_the_response(self):
+        with self.server().raw() as sock:
+            sock.sendall(b"GET /long-poll HTTP/1.1\r\nHost: x\r\n\r\n")
+            time.sleep(0.5)
+        left = wait_until(lambda: self.get_json("/recorded").get("long_poll"), timeout=10)
+        self.assertEqual(left[0], "http.disconnect")
+        self.assertGreaterEqual(left[1], 0.4)  # it waited for the client, not less
+        self.assertLess(left[1], 5)  # and not for a timeout
+        self.assert_still_serving()
+
+    def test_a_client_that_closes_at_once_is_seen_too(self):
+        with self.server().raw() as sock:
+            sock.sendall(b"GET /long-poll?at_once HTTP/1.1\r\nHost: x\r\n\r\n")
+        left = wait_until(lambda: self.get_json("/recorded").get("at_once"), timeout=10)
+        self.assertEqual(left[0], "http.disconnect")
+        self.assertLess(left[1], 5)
+
     def test_send_after_the_client_left_raises_os_error(self):
         with self.server().raw() as sock:
             sock.sendall(b"GET /until-gone HTTP/1.1\r\nHost: x\r\n\r\n")

@@ -650,6 +650,25 @@ TEST_CASE("cancelling a coroutine through its slot answers 503 at once and cance
     CHECK(active_once_settled(a) == "0");
 }
 
+TEST_CASE("total cancellation (the client closed) cancels nothing: calls run on to their answer") {
+    auto a = make_app("async_sleepy");
+    const auto [r, seconds] = cancelled_after_200ms(a, get("/", {{"seconds", {"0.5"}}}),
+                                                    net::cancellation_type::total);
+    CHECK(!r.error);
+    CHECK(r.resp.status == 200);
+    CHECK(seconds >= 0.4);
+    auto b = make_app("sleepy", {.threads = 1});
+    auto busy = call_async(b, get("/", {{"seconds", {"0.5"}}}));
+    // Queued behind `busy` when cancelled: a client that only shut down its sending side still
+    // reads the answer, so total cancellation never drops a call either.
+    const auto [waited, after] = cancelled_after_200ms(b, get("/", {{"seconds", {"0.2"}}}),
+                                                       net::cancellation_type::total);
+    CHECK(!waited.error);
+    CHECK(waited.resp.status == 200);
+    CHECK(after >= 0.6);
+    CHECK(busy.get().resp.status == 200);
+}
+
 TEST_CASE("a coroutine answered before the blocked loop could start it never runs") {
     auto a = make_app("async_by_path", {.handler_timeout = 300ms});
     auto blocking = call_async(a, get("/block", {{"seconds", {"1"}}}));

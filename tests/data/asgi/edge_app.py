@@ -112,6 +112,20 @@ async def app(scope, receive, send):
         await listener
         return
 
+    if path == "/long-poll":
+        # Waits for the client to leave before answering (a long-poll that listens).
+        await read_body(receive)
+        started = time.monotonic()
+        message = await receive()
+        left = [message["type"], time.monotonic() - started]
+        try:
+            await respond(send, 200, b"too late")
+            left.append("sent")
+        except OSError as e:
+            left.append(type(e).__name__)
+        recorded[scope["query_string"].decode() or "long_poll"] = left
+        return
+
     if path == "/until-gone":
         await send({"type": "http.response.start", "status": 200, "headers": []})
         sent = 0
