@@ -85,10 +85,12 @@ int serve(const serve_options& options, const worker_link* supervisor) {
     exit_deadline last_resort;                        // outlives the tear-down it bounds
     raise_open_file_limit(options.http.max_connections);
     interpreter python({.venv = detail::venv_of(options.app)});
+    // Before the app: a call still running when the app is destroyed holds its completion,
+    // bound to a connection's strand, which must be destroyed while its io_context lives.
+    net::io_context ioc;
     app application(make_app_options(options));
     const router routes = make_router(application);
 
-    net::io_context ioc;
     server http(ioc, routes, options.http);
     http.start();
     io_pool pool(ioc, options.http.io_threads, &application.python());
