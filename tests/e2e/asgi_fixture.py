@@ -96,6 +96,11 @@ def start(target, *options, env=None):
     return serve_fixture.Server(target, "--interface", "asgi", "--venv", VENV, *options, env=env)
 
 
+# Shared by the suites that mount an app under --root-path.
+ROOT_PATH_PREPENDED = ("uvicorn's --root-path is a prefix a proxy has removed: it puts it back "
+                       "in front of the path sent (GET /x is seen as /prefix/x)")
+
+
 def uvicorn_differs(reason):
     """Skips the test under the uvicorn reference: `reason` says how uvicorn departs from the
     ASGI spec or from httpy's documented behaviour."""

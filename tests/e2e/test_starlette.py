@@ -8,7 +8,7 @@ import time
 import uuid
 
 import asgi_fixture
-from asgi_fixture import AsgiCase, DATA
+from asgi_fixture import AsgiCase, DATA, ROOT_PATH_PREPENDED, uvicorn_differs
 from wsgi_fixture import wait_until
 
 STARLETTE_APP = os.path.join(DATA, "starlette_app.py") + ":app"
@@ -123,6 +123,7 @@ class StarletteUnderRootPath(AsgiCase):
     options = ("--root-path", "/api")
     still_serving = ("/api/hello", b"Hello, World!")
 
+    @uvicorn_differs(ROOT_PATH_PREPENDED)
     def test_routes_under_the_prefix(self):
         self.assertEqual(self.get("/api/hello")[2], b"Hello, World!")
         self.assertEqual(self.get_json("/api/users/7")["id"], 7)
