@@ -11,8 +11,7 @@ namespace httpy {
 
 /// Which asyncio event loop runs coroutines (`async def` handlers, ASGI applications).
 enum class loop_kind {
-    /// asyncio's own loop: measured faster here than uvloop (docs/asgi.md, "Thread model"),
-    /// because only its loop lets an IO thread start a coroutine itself.
+    /// asyncio's own loop, as `asyncio` (uvloop measures faster: docs/asgi.md, "Thread model").
     automatic,
     /// asyncio's own loop. A coroutine submitted from an IO thread starts there, while the
     /// loop's thread waits for events; it moves to the loop's thread at its first real wait.
