@@ -13,6 +13,7 @@ import sys
 import time
 
 recorded = {}
+background_release = asyncio.Event()  # binds to the serving loop on first use
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
@@ -227,11 +228,15 @@ async def app(scope, receive, send):
             recorded["stall"] = "cancelled"
             raise
 
-    if path == "/background":
+    if path == "/background":  # answers, then goes on until /release lets it finish
         await respond(send, 200, b"answered")
-        await asyncio.sleep(0.3)
+        await background_release.wait()
         recorded["background"] = "ran after the response"
         return
+
+    if path == "/release":
+        background_release.set()
+        return await respond(send, 200, b"released")
 
     if path == "/recorded":
         return await respond(send, 200, json.dumps(recorded).encode())
