@@ -11,7 +11,8 @@ namespace httpy {
 
 /// Which asyncio event loop runs coroutines (`async def` handlers, ASGI applications).
 enum class loop_kind {
-    /// asyncio's own loop, as `asyncio` (uvloop measures faster: docs/asgi.md, "Thread model").
+    /// uvloop when it can be imported (it measures faster: docs/asgi.md, "Thread model"),
+    /// asyncio's own loop otherwise.
     automatic,
     /// asyncio's own loop. A coroutine submitted from an IO thread starts there, while the
     /// loop's thread waits for events; it moves to the loop's thread at its first real wait.

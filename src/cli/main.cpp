@@ -74,9 +74,9 @@ void add_app_options(CLI::App* cmd, httpy::detail::app_choice& app) {
                     "ASGI: seconds the lifespan startup (and shutdown) may take")
         ->capture_default_str()->check(CLI::PositiveNumber)->envname("HTTPY_STARTUP_TIMEOUT");
     cmd->add_option("--loop", app.loop,
-                    "The event loop for async handlers and ASGI apps: auto or asyncio (asyncio's, "
-                    "whose coroutines start on the IO thread), uvloop (every coroutine runs on "
-                    "the loop's own thread)")
+                    "The event loop for async handlers and ASGI apps: uvloop (every coroutine "
+                    "runs on the loop's own thread), asyncio (asyncio's, whose coroutines start "
+                    "on the IO thread), auto (uvloop when it can be imported, else asyncio)")
         ->capture_default_str()->check(CLI::IsMember({"auto", "asyncio", "uvloop"}))
         ->envname("HTTPY_LOOP");
     cmd->add_option("--init", app.init,

@@ -108,10 +108,16 @@ class TurnSelector(selectors.DefaultSelector):
 
 
 def new_loop(kind):
-    """(loop, turn): uvloop's loop and no turn, or asyncio's with the lock of its turn."""
-    if kind == "uvloop":
-        import uvloop
-        return uvloop.new_event_loop(), None
+    """(loop, turn): uvloop's loop and no turn, or asyncio's with the lock of its turn. "auto"
+    is uvloop when it can be imported, asyncio's otherwise; "uvloop" without it fails."""
+    if kind != "asyncio":
+        try:
+            import uvloop
+        except ImportError:
+            if kind == "uvloop":
+                raise
+        else:
+            return uvloop.new_event_loop(), None
     turn = threading.Lock()
     return asyncio.SelectorEventLoop(TurnSelector(turn)), turn
 
@@ -226,8 +232,9 @@ class Runner:
                 task.cancel()
         for id in left:
             task = self.tasks.get(id)
-            if task is not None and task.get_coro().client_left is not None:
-                task.get_coro().client_left()
+            told = task.get_coro().client_left if task is not None else None
+            if told is not None:
+                told()
         if stop and not self._stopping:
             self._stopping = True
             for task in self.tasks.values():
@@ -317,13 +324,15 @@ void executor::state::start_coroutine(const call_ptr& call, detail::awaitable_re
     if (!runner)
         throw std::logic_error("the executor has no event loop");
     std::uint64_t id = 0;
+    bool tell_left = false; // its client left before it started: told once it has
     {
         std::lock_guard lock(mu);
         id = next_coroutine_id++;
         coroutines.emplace(id, detail::coroutine_call{call});
         call->phase = detail::call_phase::awaiting;
         call->coroutine = id;
-        if (call->client_left) // before it started: told once it has (the loop starts it first)
+        tell_left = call->client_left; // from now on, cancel() tells an awaiting call itself
+        if (tell_left)
             to_tell_left.push_back(id);
         // The monitor now pings the loop and owns the deadline.
         auto due = clock::now() + detail::loop_ping_interval;
@@ -353,15 +362,16 @@ void executor::state::start_coroutine(const call_ptr& call, detail::awaitable_re
             throw;
         }
     }
-    bool tell = false;
+    if (ran) {
+        if (tell_left) // the loop tells its task, which exists now
+            wake_loop();
+        return;
+    }
     {
         std::lock_guard lock(mu);
-        if (!ran)
-            to_start.push_back({id, std::move(started.awaitable), std::move(started.client_left)});
-        tell = !to_tell_left.empty();
+        to_start.push_back({id, std::move(started.awaitable), std::move(started.client_left)});
     }
-    if (!ran || tell)
-        wake_loop();
+    wake_loop();
 }
 
 // Requires: GIL held; on the loop's thread (the task's done-callback).
@@ -444,25 +454,27 @@ py::tuple executor::state::loop_woken() {
             }
         }
         starts.swap(to_start);
-        // Only calls still here: one whose task has finished meanwhile has nothing to cancel.
-        for (auto id : std::exchange(to_cancel, {}))
-            if (coroutines.contains(id))
-                cancels.push_back(id);
-        for (auto id : std::exchange(to_tell_left, {}))
-            if (coroutines.contains(id))
-                left.push_back(id);
+        // Only calls still here: one whose task has finished meanwhile has nothing to be told.
+        const auto still_here = [&](std::vector<std::uint64_t>& ids,
+                                    std::vector<std::uint64_t>& out) {
+            for (auto id : std::exchange(ids, {}))
+                if (coroutines.contains(id))
+                    out.push_back(id);
+        };
+        still_here(to_cancel, cancels);
+        still_here(to_tell_left, left);
         stop = loop_stop_requested;
     }
     py::list start_list;
     for (auto& s : starts)
         start_list.append(py::make_tuple(s.id, std::move(s.awaitable), std::move(s.client_left)));
-    py::list cancel_list;
-    for (auto id : cancels)
-        cancel_list.append(id);
-    py::list left_list;
-    for (auto id : left)
-        left_list.append(id);
-    return py::make_tuple(stop, start_list, cancel_list, left_list);
+    const auto as_list = [](const std::vector<std::uint64_t>& ids) {
+        py::list list;
+        for (auto id : ids)
+            list.append(id);
+        return list;
+    };
+    return py::make_tuple(stop, start_list, as_list(cancels), as_list(left));
 }
 
 void executor::state::wake_loop() const noexcept {

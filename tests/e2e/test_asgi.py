@@ -426,6 +426,7 @@ class UvloopChoice(AsgiCase):
     options = ("--loop", "uvloop")
 
     def test_serves_on_uvloop(self):
+        self.assertEqual(self.get("/loop")[2], b"uvloop")
         self.assertEqual(self.get("/sleep")[2], b"slept")
 
 
@@ -433,7 +434,36 @@ class AsyncioChoice(AsgiCase):
     options = ("--loop", "asyncio")
 
     def test_serves_on_asyncio(self):
+        self.assertEqual(self.get("/loop")[2], b"asyncio")
         self.assertEqual(self.get("/sleep")[2], b"slept")
+
+
+class AutoLoopChoice(AsgiCase):
+    """Without --loop: uvloop, installed in the test venv."""
+
+    def test_auto_is_uvloop_where_it_is_installed(self):
+        self.assertEqual(self.get("/loop")[2], b"uvloop")
+
+
+class AutoLoopWithoutUvloop(AsgiCase):
+    env = {"EDGE_HIDE_UVLOOP": "1"}
+
+    def test_auto_is_asyncio_where_uvloop_cannot_be_imported(self):
+        if self.under_reference:
+            self.skipTest("uvicorn makes its loop before it imports the app")
+        self.assertEqual(self.get("/loop")[2], b"asyncio")
+        self.assertEqual(self.get("/sleep")[2], b"slept")
+
+    def test_uvloop_asked_for_and_missing_stops_start_up(self):
+        if self.under_reference:
+            self.skipTest("uvicorn makes its loop before it imports the app")
+        proc = serve_fixture.subprocess.run(
+            [serve_fixture.HTTPY, "serve", EDGE_APP, "--interface", "asgi", "--venv",
+             asgi_fixture.VENV, "--bind", "127.0.0.1:0", "--loop", "uvloop"],
+            env={**os.environ, "EDGE_HIDE_UVLOOP": "1"}, capture_output=True, timeout=60)
+        self.assertEqual(proc.returncode, 2)
+        self.assertIn("the event loop could not be made (--loop)", proc.stderr.decode())
+        self.assertIn("uvloop", proc.stderr.decode())
 
 
 if __name__ == "__main__":

@@ -3,7 +3,8 @@ tests/e2e/test_asgi.py. What a test cannot see over the wire (what receive() ret
 body, what send() raised after the client left) is recorded and read back from /recorded.
 
 EDGE_LIFESPAN picks how it answers the lifespan scope: complete (the default; puts
-{"started": True} into the state), failed, raise, return, hang."""
+{"started": True} into the state), failed, raise, return, hang. EDGE_HIDE_UVLOOP=1 makes
+`import uvloop` fail from here on, as if it were not installed."""
 
 import asyncio
 import hashlib
@@ -11,6 +12,9 @@ import json
 import os
 import sys
 import time
+
+if os.environ.get("EDGE_HIDE_UVLOOP"):
+    sys.modules["uvloop"] = None  # an import of it now raises ImportError
 
 recorded = {}
 background_release = asyncio.Event()  # binds to the serving loop on first use
@@ -237,6 +241,10 @@ async def app(scope, receive, send):
     if path == "/release":
         background_release.set()
         return await respond(send, 200, b"released")
+
+    if path == "/loop":  # whose event loop runs this: "uvloop" or "asyncio"
+        module = type(asyncio.get_running_loop()).__module__
+        return await respond(send, 200, module.partition(".")[0].encode())
 
     if path == "/recorded":
         return await respond(send, 200, json.dumps(recorded).encode())
