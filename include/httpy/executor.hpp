@@ -11,7 +11,7 @@ namespace httpy {
 
 /// Which asyncio event loop runs coroutines (`async def` handlers, ASGI applications).
 enum class loop_kind {
-    /// uvloop when it can be imported (it measures faster: docs/asgi.md, "Thread model"),
+    /// uvloop when it can be imported (as uvicorn picks it: docs/asgi.md, "Thread model"),
     /// asyncio's own loop otherwise.
     automatic,
     /// asyncio's own loop. A coroutine submitted from an IO thread starts there, while the
