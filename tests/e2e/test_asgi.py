@@ -330,19 +330,24 @@ class Timeouts(AsgiCase):
                          "cancelled")
 
 
+def refused_start(test, env, *options):
+    """The exit code and log of `httpy serve EDGE_APP OPTIONS...` with `env`, a server that must
+    not start; skips `test` under the reference server."""
+    if asgi_fixture.REFERENCE:
+        test.skipTest("httpy's exit code and words")
+    proc = serve_fixture.subprocess.run(
+        [serve_fixture.HTTPY, "serve", EDGE_APP, "--interface", "asgi", "--venv",
+         asgi_fixture.VENV, "--bind", "127.0.0.1:0", *options],
+        env={**os.environ, **env}, capture_output=True, timeout=60)
+    return proc.returncode, proc.stderr.decode()
+
+
 class Lifespan(unittest.TestCase):
     def serve(self, how, *options):
         return asgi_fixture.start(EDGE_APP, *options, env={"EDGE_LIFESPAN": how})
 
     def refused(self, how, *options):
-        """The exit code and log of a server that must not start."""
-        if asgi_fixture.REFERENCE:
-            self.skipTest("httpy's exit code and words")
-        proc = serve_fixture.subprocess.run(
-            [serve_fixture.HTTPY, "serve", EDGE_APP, "--interface", "asgi", "--venv",
-             asgi_fixture.VENV, "--bind", "127.0.0.1:0", *options],
-            env={**os.environ, "EDGE_LIFESPAN": how}, capture_output=True, timeout=60)
-        return proc.returncode, proc.stderr.decode()
+        return refused_start(self, {"EDGE_LIFESPAN": how}, *options)
 
     def test_complete_runs_startup_before_serving_and_shutdown_after(self):
         server = self.serve("complete")
@@ -455,15 +460,10 @@ class AutoLoopWithoutUvloop(AsgiCase):
         self.assertEqual(self.get("/sleep")[2], b"slept")
 
     def test_uvloop_asked_for_and_missing_stops_start_up(self):
-        if self.under_reference:
-            self.skipTest("uvicorn makes its loop before it imports the app")
-        proc = serve_fixture.subprocess.run(
-            [serve_fixture.HTTPY, "serve", EDGE_APP, "--interface", "asgi", "--venv",
-             asgi_fixture.VENV, "--bind", "127.0.0.1:0", "--loop", "uvloop"],
-            env={**os.environ, "EDGE_HIDE_UVLOOP": "1"}, capture_output=True, timeout=60)
-        self.assertEqual(proc.returncode, 2)
-        self.assertIn("the event loop could not be made (--loop)", proc.stderr.decode())
-        self.assertIn("uvloop", proc.stderr.decode())
+        code, log = refused_start(self, {"EDGE_HIDE_UVLOOP": "1"}, "--loop", "uvloop")
+        self.assertEqual(code, 2)
+        self.assertIn("the event loop could not be made (--loop)", log)
+        self.assertIn("uvloop", log)
 
 
 if __name__ == "__main__":
