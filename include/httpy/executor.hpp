@@ -48,6 +48,18 @@ struct executor_options {
     bool expose_errors = false;
 };
 
+/// A snapshot of an executor's load: what `/metrics` and `/readyz` read.
+struct executor_load {
+    /// Calls waiting for a Python thread (`executor_options::queue_limit` at most).
+    std::size_t queued = 0;
+    /// Synchronous calls running on a thread now (IO threads running Python included).
+    std::size_t running = 0;
+    /// Coroutines (ASGI requests, `async def` handlers) running on the event loop now.
+    std::size_t coroutines = 0;
+    /// Time synchronous calls have waited for the GIL since the start, all threads together.
+    std::chrono::nanoseconds gil_wait{0};
+};
+
 /// The scoped GIL executor: the pool of long-lived Python threads an `app` runs its calls on,
 /// with their queue, monitor, timeouts and asyncio event loop. An `app` makes its own and gives
 /// it out as `app::python()`: to attach IO threads (`io_thread`, as `io_pool` does), to stop
@@ -120,6 +132,9 @@ public:
 
     /// The options the executor runs with.
     const executor_options& options() const noexcept;
+
+    /// Its load now. Thread-safe; takes the pool's lock briefly, never the GIL.
+    executor_load load() const;
 
 private:
     // Shared: the event loop's thread holds it too, so a loop left running at shutdown never

@@ -52,8 +52,13 @@ struct request {
     std::string raw_path;
     /// The version of the request line: 10 for HTTP/1.0, 11 for HTTP/1.1.
     unsigned version = 11;
+    /// "http", or "https" when the request came over TLS or a trusted proxy says its client
+    /// used https (`server_options::forwarded_allow_ips`): WSGI's `wsgi.url_scheme`, ASGI's
+    /// `scheme`.
+    std::string scheme = "http";
     /// The connection's two ends: the client's address and port, and the server's own
-    /// (empty and 0 when there is no connection).
+    /// (empty and 0 when there is no connection). Behind a trusted proxy the client is the one
+    /// the proxy names, its port 0 when the proxy gave none.
     std::string remote_address;
     unsigned short remote_port = 0;
     std::string local_address;

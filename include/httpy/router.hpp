@@ -19,6 +19,10 @@ struct route_match {
     int status = 404;
     /// The matched handler (status 200 only); points into the router.
     const route_handler* handler = nullptr;
+    /// The pattern that matched, as registered ("/users/:id"), or "*" for the fallback handler
+    /// (status 200 only; empty otherwise): what metrics label a request with, never the raw path.
+    /// Points into the router.
+    std::string_view route;
     /// Captured path parameters, in pattern order (status 200 only).
     fields params;
     /// The methods the path accepts (status 405 only), for the `Allow` header.

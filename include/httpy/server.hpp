@@ -12,6 +12,7 @@ class io_context;
 
 namespace httpy {
 
+class metrics_writer;
 class router;
 
 /// The HTTP/1.1 server: accepts connections on `options.host:port` and answers each request
@@ -22,6 +23,8 @@ class router;
 /// Requires: `ioc` and `routes` outlive the server; `routes` is not changed while it runs.
 class server {
 public:
+    /// Throws: config_error when `options.forwarded_allow_ips` holds an entry that is neither an
+    /// address nor a range.
     server(boost::asio::io_context& ioc, const router& routes, server_options options = {});
     ~server();
     server(const server&) = delete;
@@ -44,6 +47,18 @@ public:
     /// caller's; `done` of a call made after it completed runs at once, on the calling thread.
     /// A native handler cannot be cancelled: the stop waits for it to return. Thread-safe.
     void stop(std::function<void()> done = {});
+
+    /// From now on every response carries `Connection: close` and its connection closes after
+    /// it, while the server goes on accepting and serving: the first step of a stop behind a load
+    /// balancer (`--drain-delay`), so keep-alive clients and proxies move to other instances
+    /// before the listener closes. Thread-safe.
+    void end_keep_alive() noexcept;
+
+    /// Writes the server's metrics: `httpy_connections_open`, and with `server_options::metrics`
+    /// the request counts, durations and sizes by method, route and status, the requests in
+    /// flight, and the refusals by reason, 504 timeouts and 503 overloads (docs/operations.md).
+    /// Thread-safe.
+    void write_metrics(metrics_writer& out) const;
 
     /// Connections open now.
     std::size_t connections() const noexcept;

@@ -46,8 +46,16 @@ struct server_options {
     /// running are cancelled and answered 503, and the connections close (see `server::stop`).
     /// A handler's own timeout still applies meanwhile: a request gets the earlier of the two.
     std::chrono::milliseconds drain_timeout{10'000};
+    /// The peers whose proxy headers are believed: comma-separated addresses, CIDR ranges, or
+    /// `*`. From them `Forwarded` (RFC 7239) or else `X-Forwarded-For`, `-Proto` and `-Host` name
+    /// the client (the rightmost hop not trusted), the scheme and the host (see
+    /// docs/operations.md); from any other peer those headers are passed on and change nothing.
+    std::string forwarded_allow_ips = "127.0.0.1,::1";
     /// One log line per request: method, target, status, bytes, duration.
     bool access_log = false;
+    /// Count requests by method, route and status, their durations and body sizes, and the
+    /// requests refused, for `server::write_metrics`. Off: `write_metrics` writes only the gauges.
+    bool metrics = false;
     /// Listen with `SO_REUSEPORT`, so worker processes can each listen on the same port and the
     /// kernel spreads new connections over them.
     bool reuse_port = false;

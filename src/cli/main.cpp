@@ -3,7 +3,9 @@
 #include "cli/call_command.hpp"
 #include "cli/log_pattern.hpp"
 #include "cli/serve_command.hpp"
+#include "httpy/config_error.hpp"
 #include "httpy/interpreter.hpp"
+#include "server/forwarded.hpp"
 #include "httpy/version.hpp"
 
 #include <CLI/CLI.hpp>
@@ -104,7 +106,8 @@ void add_call_command(CLI::App& cli, call_options& call) {
 }
 
 struct serve_durations {
-    double handler_timeout, header_timeout, body_timeout, idle_timeout, write_timeout, drain_timeout;
+    double handler_timeout, header_timeout, body_timeout, idle_timeout, write_timeout, drain_timeout,
+        drain_delay;
 };
 
 void add_serve_command(CLI::App& cli, serve_options& serve, std::string& bind,
@@ -170,6 +173,18 @@ void add_serve_command(CLI::App& cli, serve_options& serve, std::string& bind,
     cmd->add_option("--drain-timeout", d.drain_timeout,
                     "Seconds in-flight requests get to finish on SIGTERM/SIGINT")
         ->capture_default_str()->check(duration_seconds)->envname("HTTPY_DRAIN_TIMEOUT");
+    cmd->add_option("--drain-delay", d.drain_delay,
+                    "Seconds, on SIGTERM/SIGINT, that /readyz fails while the server still serves "
+                    "(every response with Connection: close) before the drain starts")
+        ->capture_default_str()->check(duration_seconds)->envname("HTTPY_DRAIN_DELAY");
+    cmd->add_option("--admin-bind", serve.admin_bind,
+                    "Admin listener HOST:PORT serving /metrics, /healthz and /readyz without "
+                    "Python (default: none)")
+        ->envname("HTTPY_ADMIN_BIND");
+    cmd->add_option("--forwarded-allow-ips", http.forwarded_allow_ips,
+                    "Peers whose Forwarded / X-Forwarded-For, -Proto, -Host headers name the "
+                    "client, scheme and host: addresses, CIDR ranges, or *")
+        ->capture_default_str()->envname("HTTPY_FORWARDED_ALLOW_IPS");
     cmd->add_flag("--access-log", http.access_log, "Log one line per request")
         ->envname("HTTPY_ACCESS_LOG");
     cmd->add_flag("--body-bytes", python.body_as_bytes, "Hand the body to Python as bytes, not str")
@@ -210,16 +225,25 @@ int main(int argc, char** argv) {
     auto ms = [](std::chrono::milliseconds v) { return static_cast<double>(v.count()) / 1000.0; };
     serve_durations d{ms(serve.python.handler_timeout), ms(serve.http.header_timeout),
                       ms(serve.http.body_timeout),      ms(serve.http.idle_timeout),
-                      ms(serve.http.write_timeout),     ms(serve.http.drain_timeout)};
+                      ms(serve.http.write_timeout),     ms(serve.http.drain_timeout),
+                      ms(serve.drain_delay)};
     add_serve_command(cli, serve, bind, d);
 
     try {
         cli.parse(argc, argv);
-        if (cli.got_subcommand("serve"))
+        if (cli.got_subcommand("serve")) {
             httpy::cli::parse_bind(bind, serve.http);
+            httpy::server_options admin; // checked here, used once the app is loaded
+            if (!serve.admin_bind.empty())
+                httpy::cli::parse_bind(serve.admin_bind, admin, "--admin-bind");
+            httpy::detail::trusted_proxies{serve.http.forwarded_allow_ips}; // checked early
+        }
     } catch (const CLI::ParseError& e) {
         return cli.exit(e) == 0 ? 0 : 2;
     } catch (const std::invalid_argument& e) {
+        spdlog::error("{}", e.what());
+        return 2;
+    } catch (const httpy::config_error& e) {
         spdlog::error("{}", e.what());
         return 2;
     }
@@ -229,7 +253,7 @@ int main(int argc, char** argv) {
          {std::pair{&serve.python.handler_timeout, d.handler_timeout},
           {&serve.http.header_timeout, d.header_timeout}, {&serve.http.body_timeout, d.body_timeout},
           {&serve.http.idle_timeout, d.idle_timeout}, {&serve.http.write_timeout, d.write_timeout},
-          {&serve.http.drain_timeout, d.drain_timeout}})
+          {&serve.http.drain_timeout, d.drain_timeout}, {&serve.drain_delay, d.drain_delay}})
         seconds_option{*target, seconds}.apply();
     return ended(httpy::cli::run_serve(serve));
 }

@@ -4,6 +4,7 @@
 #include "httpy/config_error.hpp"
 #include "httpy/interpreter.hpp"
 #include "httpy/router.hpp"
+#include "cli/admin_listener.hpp"
 #include "cli/app_spec.hpp"
 #include "cli/exit_deadline.hpp"
 #include "cli/fd_limit.hpp"
@@ -23,7 +24,9 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
+#include <memory>
 #include <stdexcept>
 
 #include <unistd.h>
@@ -79,6 +82,69 @@ net::awaitable<void> watch_request_limit(const server& http, std::uint64_t limit
     }
 }
 
+// The graceful stop of a serving process: with a drain delay, first `/readyz` fails and every
+// response closes its connection while the server still serves; then the server's own stop
+// (`server::stop`), after which the IO loop ends.
+class graceful_stop {
+public:
+    graceful_stop(net::io_context& ioc, server& http, const serve_options& options,
+                  exit_deadline& last_resort)
+        : ioc_(ioc), http_(http), options_(options), last_resort_(last_resort), delay_(ioc) {}
+
+    /// Set from the first stop signal on: what `/readyz` reports.
+    const std::atomic<bool>& draining() const noexcept { return draining_; }
+
+    void operator()(int signal) {
+        using clock = exit_deadline::clock;
+        draining_ = true;
+        last_resort_.no_later_than(clock::now() + options_.drain_delay +
+                                   options_.http.drain_timeout + exit_margin);
+        if (options_.drain_delay.count() == 0)
+            return drain(signal);
+        spdlog::info("signal {}: not ready; serving {} ms more with Connection: close, then "
+                     "stopping",
+                     signal, options_.drain_delay.count());
+        http_.end_keep_alive();
+        delay_.expires_after(options_.drain_delay);
+        delay_.async_wait([this, signal](boost::system::error_code) { drain(signal); });
+    }
+
+private:
+    void drain(int signal) {
+        spdlog::info("signal {}: stopping; in-flight requests get {} ms", signal,
+                     options_.http.drain_timeout.count());
+        http_.stop([this] {
+            last_resort_.no_later_than(exit_deadline::clock::now() + exit_margin);
+            ioc_.stop();
+        });
+    }
+
+    net::io_context& ioc_;
+    server& http_;
+    const serve_options& options_;
+    exit_deadline& last_resort_;
+    net::steady_timer delay_;
+    std::atomic<bool> draining_{false};
+};
+
+// The admin listener, when `--admin-bind` asks for one; started at once (the app is loaded).
+std::unique_ptr<admin_listener> start_admin(net::io_context& ioc, const serve_options& options,
+                                            const server& http, const executor& python,
+                                            const std::atomic<bool>& draining) {
+    if (options.admin_bind.empty())
+        return nullptr;
+    auto admin = std::make_unique<admin_listener>(ioc, options.admin_bind, http, python, draining);
+    try {
+        admin->start();
+    } catch (const boost::system::system_error& e) {
+        throw config_error("cannot listen on the admin address " + options.admin_bind + ": " +
+                           e.code().message());
+    }
+    spdlog::info("admin listener on http://{}:{} (/metrics, /healthz, /readyz)", admin->host(),
+                 admin->port());
+    return admin;
+}
+
 // Serves in this process; `supervisor` is set in a worker process.
 int serve(const serve_options& options, const worker_link* supervisor) {
     catch_stop_signals_early(supervisor != nullptr); // before any thread, import or listen
@@ -91,8 +157,12 @@ int serve(const serve_options& options, const worker_link* supervisor) {
     app application(make_app_options(options));
     const router routes = make_router(application);
 
-    server http(ioc, routes, options.http);
+    server_options http_options = options.http;
+    http_options.metrics = !options.admin_bind.empty();
+    server http(ioc, routes, http_options);
     http.start();
+    graceful_stop stop(ioc, http, options, last_resort);
+    const auto admin = start_admin(ioc, options, http, application.python(), stop.draining());
     io_pool pool(ioc, options.http.io_threads, &application.python());
     const python_function& handler = application.handler_function();
     spdlog::info("{} on http://{}:{} ({} app {}:{}; {}; {} IO threads, {} Python threads)",
@@ -110,16 +180,7 @@ int serve(const serve_options& options, const worker_link* supervisor) {
                           net::detached);
     }
 
-    stop_signals signals(ioc, supervisor != nullptr, [&](int signal) {
-        spdlog::info("signal {}: stopping; in-flight requests get {} ms", signal,
-                     options.http.drain_timeout.count());
-        using clock = exit_deadline::clock;
-        last_resort.no_later_than(clock::now() + options.http.drain_timeout + exit_margin);
-        http.stop([&] {
-            last_resort.no_later_than(clock::now() + exit_margin);
-            ioc.stop();
-        });
-    });
+    stop_signals signals(ioc, supervisor != nullptr, [&](int signal) { stop(signal); });
     pool.run();
     spdlog::info("stopped");
     return 0;
@@ -151,7 +212,7 @@ int supervise_workers(const serve_options& options) {
     supervisor_options supervision;
     supervision.workers = std::max<std::size_t>(options.workers, 1);
     supervision.max_worker_memory = options.max_worker_memory_mib << 20;
-    supervision.stop_timeout = options.http.drain_timeout + stop_margin;
+    supervision.stop_timeout = options.drain_delay + options.http.drain_timeout + stop_margin;
     return supervise(
         supervision,
         [&](worker_link& link) {
@@ -166,10 +227,11 @@ int supervise_workers(const serve_options& options) {
 
 } // namespace
 
-void parse_bind(const std::string& bind, server_options& options) {
+void parse_bind(const std::string& bind, server_options& options, std::string_view option) {
     const auto colon = bind.rfind(':');
     if (colon == std::string::npos || colon == 0 || colon + 1 == bind.size())
-        throw std::invalid_argument("bad --bind \"" + bind + "\": expected HOST:PORT");
+        throw std::invalid_argument("bad " + std::string(option) + " \"" + bind +
+                                    "\": expected HOST:PORT");
     std::string host = bind.substr(0, colon);
     if (host.front() == '[' && host.back() == ']')
         host = host.substr(1, host.size() - 2);
@@ -182,12 +244,18 @@ void parse_bind(const std::string& bind, server_options& options) {
         used = 0;
     }
     if (used != port.size() || value > 65535)
-        throw std::invalid_argument("bad --bind \"" + bind + "\": the port must be 0..65535");
+        throw std::invalid_argument("bad " + std::string(option) + " \"" + bind +
+                                    "\": the port must be 0..65535");
     options.host = std::move(host);
     options.port = static_cast<unsigned short>(value);
 }
 
 int run_serve(const serve_options& options) {
+    if (supervised(options) && !options.admin_bind.empty()) {
+        spdlog::error("--admin-bind with worker processes is not supported yet: the supervisor "
+                      "does not serve the admin listener");
+        return exit_setup;
+    }
     if (!supervised(options))
         return reporting_setup_errors(options.http, [&] { return serve(options, nullptr); });
     return reporting_setup_errors(options.http, [&] { return supervise_workers(options); });

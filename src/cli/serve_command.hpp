@@ -4,9 +4,11 @@
 #include "httpy/executor.hpp"
 #include "httpy/server_options.hpp"
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 namespace httpy::cli {
 
@@ -29,6 +31,11 @@ struct serve_options {
     /// A worker is replaced when its resident memory passes this many MiB; 0: never. Implies a
     /// supervisor.
     std::uint64_t max_worker_memory_mib = 0;
+    /// `HOST:PORT` of the admin listener (`/metrics`, `/healthz`, `/readyz`); empty: none.
+    std::string admin_bind;
+    /// On SIGTERM, how long `/readyz` fails while the server still serves (every response with
+    /// `Connection: close`) before the drain starts.
+    std::chrono::milliseconds drain_delay{0};
 };
 
 /// Serves until SIGINT or SIGTERM, then stops gracefully; with worker processes (see
@@ -37,8 +44,9 @@ struct serve_options {
 /// in one log line before the port is bound.
 int run_serve(const serve_options& options);
 
-/// Splits `HOST:PORT` (or `[IPv6]:PORT`) into `options`.
-/// Throws: std::invalid_argument naming the value when it is malformed.
-void parse_bind(const std::string& bind, server_options& options);
+/// Splits `HOST:PORT` (or `[IPv6]:PORT`) into `options`' host and port.
+/// Throws: std::invalid_argument naming `option` and the value when it is malformed.
+void parse_bind(const std::string& bind, server_options& options,
+                std::string_view option = "--bind");
 
 } // namespace httpy::cli

@@ -75,6 +75,9 @@ struct trie_node {
     std::string origin;
     // The parameter or catch-all name, for wildcard nodes.
     std::string name;
+    // The pattern of the routes that end here (equivalent patterns all name their parameters
+    // alike, so one serves every method): route_match::route.
+    std::string pattern;
     std::map<std::string, std::unique_ptr<trie_node>, std::less<>> statics;
     std::unique_ptr<trie_node> param;
     std::unique_ptr<trie_node> catch_all;
@@ -164,6 +167,7 @@ struct search {
     std::optional<method> wanted;
     std::vector<std::pair<const std::string*, std::string_view>> captures;
     const route_handler* found = nullptr;
+    const std::string* pattern = nullptr;
     method_set allowed;
 
     // A node the whole path leads to: it wins if it has the method, else it adds to `Allow`.
@@ -171,6 +175,7 @@ struct search {
         found = wanted ? n.handler_for(*wanted) : nullptr;
         if (!found)
             allowed |= n.methods();
+        pattern = &n.pattern;
         return found != nullptr;
     }
 
@@ -213,7 +218,10 @@ void router::add(method m, std::string_view pattern, route_handler handler) {
     if (!root_)
         root_ = std::make_unique<node>();
     check_conflicts(*root_, pattern, m);
-    insert(*root_, pattern).handlers[index_of(m)] = std::move(handler);
+    trie_node& end = insert(*root_, pattern);
+    if (end.pattern.empty())
+        end.pattern = pattern;
+    end.handlers[index_of(m)] = std::move(handler);
 }
 
 void router::add(const route_table& routes, const route_handler& handler) {
@@ -228,6 +236,7 @@ route_match router::match(std::string_view method_name, std::string_view path) c
         result = {};
         result.status = 200;
         result.handler = &*fallback_;
+        result.route = "*";
     }
     return result;
 }
@@ -238,10 +247,11 @@ route_match router::match_routes(std::string_view method_name, std::string_view 
     route_match result;
     if (!root_ || path.empty() || path.front() != '/')
         return result;
-    search s{parse_method(method_name), {}, nullptr, {}};
+    search s{parse_method(method_name), {}, nullptr, nullptr, {}};
     if (s.visit(*root_, path)) {
         result.status = 200;
         result.handler = s.found;
+        result.route = *s.pattern;
         for (const auto& [name, value] : s.captures)
             result.params.add(*name, value);
         return result;

@@ -85,6 +85,8 @@ py::dict asgi_scope(const request& req, py::handle constant, py::handle state) {
     set(scope, "headers", header_list(req.headers));
     set(scope, "client", endpoint(req.remote_address, req.remote_port));
     set(scope, "server", endpoint(req.local_address, req.local_port));
+    if (req.scheme != "http") // the constant part says http
+        set(scope, "scheme", interned_name(req.scheme));
     if (state)
         set(scope, "state", steal_or_throw(PyDict_Copy(state.ptr())));
     return scope;

@@ -132,6 +132,8 @@ py::dict wsgi_environ(const request& req, py::handle constant, std::string_view 
     set_value(env, "SERVER_PORT", decimal(req.local_port));
     set_value(env, "REMOTE_ADDR", req.remote_address);
     set(env, "REMOTE_PORT", latin1(decimal(req.remote_port))); // varies: not shared
+    if (req.scheme != "http") // the constant part says http
+        set_value(env, "wsgi.url_scheme", req.scheme);
 
     bool length_sent = false;
     std::string key;

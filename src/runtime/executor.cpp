@@ -231,7 +231,10 @@ void executor::state::finish_call(slot& s) {
 void executor::state::run_call(slot& s, const call_ptr& call) {
     outcome result;
     {
+        const auto asked = clock::now();
         py::gil_scoped_acquire gil;
+        gil_wait_ns.fetch_add(std::chrono::nanoseconds(clock::now() - asked).count(),
+                              std::memory_order_relaxed);
         result = call_python(call);
         finish_call(s);
     }
@@ -569,6 +572,15 @@ void executor::on_io_thread_blocked(std::function<void()> handler) {
 }
 
 std::size_t executor::blocked_io_threads() const noexcept { return state_->blocked_io; }
+
+executor_load executor::load() const {
+    std::lock_guard lock(state_->mu);
+    return {.queued = state_->queue.size(),
+            .running = state_->running,
+            .coroutines = state_->coroutines.size(),
+            .gil_wait = std::chrono::nanoseconds(
+                state_->gil_wait_ns.load(std::memory_order_relaxed))};
+}
 
 executor::io_thread::io_thread(executor& ex, boost::asio::any_io_executor io)
     : state_(std::make_unique<state>()) {

@@ -165,6 +165,7 @@ struct executor::state : std::enable_shared_from_this<executor::state> {
     std::vector<std::thread> threads;
     std::size_t running = 0;
     std::atomic<std::size_t> blocked_io{0};
+    std::atomic<std::int64_t> gil_wait_ns{0}; // executor_load::gil_wait
     std::function<void()> io_thread_blocked;
     bool stopping = false;
     clock::time_point last_busy; // guarded by mu: when the monitor last saw a call

@@ -18,6 +18,9 @@ class router;
 
 namespace httpy::detail {
 
+class http_metrics;
+class trusted_proxies;
+
 /// How long a connection that has sent nothing yet stays open once a stop has begun: its request
 /// may be on the way (Go's Shutdown gives new connections a grace too).
 inline constexpr std::chrono::milliseconds fresh_connection_grace{1000};
@@ -99,8 +102,14 @@ struct connection {
 struct session_context {
     const router& routes;
     const server_options& options;
+    /// Where answered requests are counted; null when `options.metrics` is off.
+    http_metrics* metrics = nullptr;
+    /// The peers whose proxy headers are believed (`options.forwarded_allow_ips`).
+    const trusted_proxies& proxies;
     /// Requests read in full so far (each counted once its body is in).
     mutable std::atomic<std::uint64_t> requests{0};
+    /// Set by `server::end_keep_alive`: every response closes its connection.
+    std::atomic<bool> keep_alive_ended{false};
 };
 
 /// Serves `conn` until the client closes, a limit or timeout ends it, or a stop closes it.

@@ -65,6 +65,42 @@ const boost::system::error_category& request_error_category() noexcept {
     return instance;
 }
 
+std::string_view reason_of(request_error e) noexcept {
+    switch (e) {
+    case request_error::missing_host:
+        return "missing_host";
+    case request_error::duplicate_host:
+        return "duplicate_host";
+    case request_error::bad_host:
+        return "bad_host";
+    case request_error::bad_transfer_encoding:
+        return "bad_transfer_encoding";
+    case request_error::transfer_encoding_with_content_length:
+        return "transfer_encoding_with_content_length";
+    case request_error::transfer_encoding_in_http10:
+        return "transfer_encoding_in_http10";
+    case request_error::obs_fold:
+        return "obs_fold";
+    case request_error::unsupported_version:
+        return "unsupported_version";
+    case request_error::unsupported_transfer_coding:
+        return "unsupported_transfer_coding";
+    case request_error::connect_method:
+        return "connect_method";
+    case request_error::method_too_long:
+        return "method_too_long";
+    case request_error::too_many_headers:
+        return "too_many_headers";
+    case request_error::bad_target:
+        return "bad_target";
+    case request_error::too_many_query_params:
+        return "too_many_query_params";
+    case request_error::body_not_stored:
+        return "body_not_stored";
+    }
+    return "malformed";
+}
+
 int status_of(request_error e) noexcept {
     switch (e) {
     case request_error::unsupported_version:

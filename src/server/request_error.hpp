@@ -57,6 +57,9 @@ inline constexpr std::size_t longest_method = 17;
 /// The status that answers `e`: 400, 431, 500, 501 or 505 (see each value).
 int status_of(request_error e) noexcept;
 
+/// The name of `e` as a metrics label: its enumerator's name ("missing_host").
+std::string_view reason_of(request_error e) noexcept;
+
 const boost::system::error_category& request_error_category() noexcept;
 
 inline boost::system::error_code make_error_code(request_error e) noexcept {

@@ -1,7 +1,10 @@
 #include "httpy/server.hpp"
 
+#include "httpy/metrics.hpp"
 #include "httpy/status.hpp"
 #include "server/connection.hpp"
+#include "server/forwarded.hpp"
+#include "server/http_metrics.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/cancellation_type.hpp>
@@ -31,12 +34,17 @@ using boost::system::error_code;
 
 struct server::state : std::enable_shared_from_this<server::state> {
     state(net::io_context& io, const router& routes, server_options o)
-        : ioc(io), options(std::move(o)), context{routes, options}, acceptor(net::make_strand(io)),
+        : ioc(io), options(std::move(o)),
+          metrics(options.metrics ? std::make_unique<detail::http_metrics>() : nullptr),
+          proxies(options.forwarded_allow_ips), context{routes, options, metrics.get(), proxies},
+          acceptor(net::make_strand(io)),
           drain_timer(acceptor.get_executor()), sweep_timer(acceptor.get_executor()),
           accept_pause(acceptor.get_executor()) {}
 
     net::io_context& ioc;
     server_options options;
+    std::unique_ptr<detail::http_metrics> metrics;
+    detail::trusted_proxies proxies;
     detail::session_context context;
     tcp::acceptor acceptor;
     net::steady_timer drain_timer;
@@ -285,6 +293,17 @@ unsigned short server::port() const noexcept {
 
 std::uint64_t server::requests() const noexcept {
     return state_->context.requests.load(std::memory_order_relaxed);
+}
+
+void server::end_keep_alive() noexcept {
+    state_->context.keep_alive_ended.store(true, std::memory_order_relaxed);
+}
+
+void server::write_metrics(metrics_writer& out) const {
+    out.gauge("httpy_connections_open", "Client connections open now.");
+    out.value(label_set(), static_cast<std::uint64_t>(connections()));
+    if (state_->metrics)
+        state_->metrics->write(out);
 }
 
 std::size_t server::connections() const noexcept {

@@ -1,8 +1,12 @@
 #include "server/connection.hpp"
 
+#include "httpy/call_error.hpp"
 #include "httpy/header_name.hpp"
 #include "httpy/router.hpp"
 #include "httpy/status.hpp"
+#include "server/exchange_record.hpp"
+#include "server/forwarded.hpp"
+#include "server/http_metrics.hpp"
 #include "server/request_error.hpp"
 #include "server/request_parser.hpp"
 #include "server/request_reader.hpp"
@@ -40,25 +44,33 @@ using clock_type = std::chrono::steady_clock;
 constexpr std::chrono::milliseconds linger_time{1000};
 constexpr std::size_t linger_bytes = 16 * 1024 * 1024;
 
-// The status a failed read of a started request answers, or 0 when the connection just
-// closes (the client left, a stop cancelled the read).
-int status_for_read_error(const error_code& ec) {
-    if (ec == http::error::header_limit || ec == http::error::buffer_overflow)
-        return 431;
-    if (ec == http::error::body_limit)
-        return 413;
-    if (ec == beast::error::timeout) // set by the session when the sweeper cancelled the read
-        return 408;
-    if (ec == http::error::end_of_stream || ec == http::error::partial_message)
-        return 0;
-    // Every other parser error is a malformed request line, header or framing.
-    if (ec.category() == request_error_category())
-        return status_of(static_cast<request_error>(ec.value()));
-    if (ec.category() == http::make_error_code(http::error::bad_target).category())
-        return 400;
-    return 0;
-}
+// How a failed read of a started request is answered: its status (0 when the connection just
+// closes: the client left, a stop cancelled the read) and the reason metrics count it under.
+struct refusal {
+    int status = 0;
+    std::string_view reason;
+};
 
+refusal refusal_for(const error_code& ec) {
+    if (ec == http::error::header_limit || ec == http::error::buffer_overflow)
+        return {431, "header_too_large"};
+    if (ec == http::error::body_limit)
+        return {413, "body_too_large"};
+    if (ec == beast::error::timeout) // set by the session when the sweeper cancelled the read
+        return {408, "timeout"};
+    if (ec == http::error::end_of_stream || ec == http::error::partial_message)
+        return {};
+    // Every other parser error is a malformed request line, header or framing.
+    if (ec.category() == request_error_category()) {
+        const auto e = static_cast<request_error>(ec.value());
+        return {status_of(e), reason_of(e)};
+    }
+    if (ec == http::error::bad_target)
+        return {400, "bad_target"};
+    if (ec.category() == http::make_error_code(http::error::bad_target).category())
+        return {400, "malformed"};
+    return {};
+}
 
 // Whether the connection stays open after `r`: as the client asked, unless the handler's
 // response says `Connection: close` or the server is stopping.
@@ -86,7 +98,8 @@ response server_options_response() {
 class session {
 public:
     session(std::shared_ptr<connection> conn, const session_context& ctx)
-        : conn_(std::move(conn)), ctx_(ctx), buffer_(ctx.options.max_header_bytes + 64 * 1024) {}
+        : conn_(std::move(conn)), ctx_(ctx), buffer_(ctx.options.max_header_bytes + 64 * 1024),
+          proxy_peer_(ctx.proxies.trusts(conn_->remote_address)) {}
 
     net::awaitable<void> run();
 
@@ -101,12 +114,19 @@ private:
     response call_native(const native_handler& handler, const request& req) const;
     net::awaitable<void> reject(const error_code& ec, const request_reader& reader);
     net::awaitable<void> linger();
-    void log_access(std::string_view method, std::string_view target, int status,
-                    std::size_t bytes, clock_type::time_point start) const;
+    void count_call(const call_result& result) const;
+    void record(const exchange_record& r) const;
 
     std::shared_ptr<connection> conn_;
     const session_context& ctx_;
     beast::flat_buffer buffer_;
+    // Whether the peer is a trusted proxy, whose proxy headers name the client.
+    bool proxy_peer_;
+    // The route the request being served matched ("" when none did); points into the router.
+    std::string_view route_;
+    // The client of the request being served, as the record names it (see dispatch).
+    std::string client_address_;
+    unsigned short client_port_ = 0;
 };
 
 // An operation cancelled because the connection's deadline passed is a timeout.
@@ -192,6 +212,9 @@ net::awaitable<error_code> session::read_body(request_reader& reader) {
 
 net::awaitable<bool> session::serve_one() {
     const auto start = clock_type::now();
+    route_ = {};
+    client_address_.clear();
+    client_port_ = 0;
     request_reader reader(ctx_.options);
 
     conn_->expire_after(ctx_.options.header_timeout);
@@ -209,32 +232,53 @@ net::awaitable<bool> session::serve_one() {
     }
     conn_->never_expire(); // the handler's own timeout applies while it runs
     ctx_.requests.fetch_add(1, std::memory_order_relaxed);
+    const bool recorded = ctx_.metrics || ctx_.options.access_log;
+    // What the record needs of the request, taken before the request moves on to its handler.
+    const std::string method = recorded ? reader.get().method : std::string();
+    const std::uint64_t body_bytes = recorded ? reader.get().body_size() : 0;
+    if (ctx_.metrics)
+        ctx_.metrics->request_began();
     const response_mode mode = reader.mode();
-    const std::string method = ctx_.options.access_log ? reader.get().method : std::string();
     response r; // no co_await inside ?: either, for g++ 12's sake
     if (reader.asterisk())
         r = server_options_response();
     else
         r = co_await dispatch(reader.get()); // moves the request on to its handler
     const int status = r.status;
-    const bool keep = keep_alive(mode, r, conn_->closing);
+    const bool keep = keep_alive(mode, r, conn_->closing || ctx_.keep_alive_ended);
     const written out = co_await write_response(*conn_, ctx_.options, std::move(r), mode, keep);
-    if (ctx_.options.access_log)
-        log_access(method, reader.head().target(), status, out.body_bytes, start);
+    if (recorded)
+        record({.client_address = client_address_.empty() ? conn_->remote_address : client_address_,
+                .client_port = client_address_.empty() ? conn_->remote_port : client_port_,
+                .method = method,
+                .target = reader.head().target(),
+                .version = reader.head().version(),
+                .route = route_,
+                .status = status,
+                .request_body_bytes = body_bytes,
+                .response_body_bytes = out.body_bytes,
+                .duration = clock_type::now() - start});
     co_return out.keep_alive;
 }
 
 net::awaitable<response> session::dispatch(request& req) {
+    req.remote_address = conn_->remote_address;
+    req.remote_port = conn_->remote_port;
+    req.local_address = conn_->local_address;
+    req.local_port = conn_->local_port;
+    if (proxy_peer_)
+        apply_proxy_headers(ctx_.proxies, req);
+    if (proxy_peer_ && (ctx_.metrics || ctx_.options.access_log)) {
+        client_address_ = req.remote_address;
+        client_port_ = req.remote_port;
+    }
     route_match match = ctx_.routes.match(req.method, req.path);
+    route_ = match.route;
     if (match.status == 404)
         co_return status_response(404);
     if (match.status == 405)
         co_return method_not_allowed(match.allowed);
     req.params = std::move(match.params);
-    req.remote_address = conn_->remote_address;
-    req.remote_port = conn_->remote_port;
-    req.local_address = conn_->local_address;
-    req.local_port = conn_->local_port;
     if (const auto* native = std::get_if<native_handler>(match.handler))
         co_return call_native(*native, req);
     if (conn_->drain_over) // past the drain deadline: no call starts any more
@@ -250,6 +294,7 @@ net::awaitable<response> session::dispatch(request& req) {
     ++conn_->calls; // the watch, if still set, is for a call that has ended
     error_code ignored;
     conn_->socket.cancel(ignored);
+    count_call(result);
     if (result.error == net::error::operation_aborted)
         co_return drain_ended_response();
     co_return std::move(result.resp);
@@ -290,9 +335,11 @@ response session::call_native(const native_handler& handler, const request& req)
 
 // Answers a request that could not be read (when an answer is owed), then the connection closes.
 net::awaitable<void> session::reject(const error_code& ec, const request_reader& reader) {
-    const int status = status_for_read_error(ec);
+    const auto [status, reason] = refusal_for(ec);
     if (status == 0)
         co_return;
+    if (ctx_.metrics)
+        ctx_.metrics->bad_request(status, reason);
     if (ec == request_error::bad_target || ec == request_error::too_many_query_params)
         spdlog::warn("{}: {} \"{:.256}\"; answering {} and closing", conn_->peer(),
                      ec.message(), reader.head().target(), status);
@@ -326,11 +373,23 @@ net::awaitable<void> session::linger() {
     buffer_.clear();
 }
 
-void session::log_access(std::string_view method, std::string_view target, int status,
-                         std::uint64_t bytes, clock_type::time_point start) const {
-    const auto us = std::chrono::duration_cast<std::chrono::microseconds>(clock_type::now() - start);
-    spdlog::info("{} {} {} {} {}B {:.3f}ms", conn_->peer(), method, target, status, bytes,
-                 static_cast<double>(us.count()) / 1000.0);
+// The calls answered for their handler: 504 at its timeout, 503 when the queue was full.
+void session::count_call(const call_result& result) const {
+    if (!ctx_.metrics)
+        return;
+    if (result.error == call_error::timed_out)
+        ctx_.metrics->handler_timed_out();
+    else if (result.error == call_error::overloaded)
+        ctx_.metrics->overloaded();
+}
+
+void session::record(const exchange_record& r) const {
+    if (ctx_.metrics)
+        ctx_.metrics->request_ended(r);
+    if (ctx_.options.access_log)
+        spdlog::info("{}:{} {} {} {} {}B {:.3f}ms", r.client_address, r.client_port, r.method,
+                     r.target, r.status, r.response_body_bytes,
+                     std::chrono::duration<double, std::milli>(r.duration).count());
 }
 
 } // namespace

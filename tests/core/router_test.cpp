@@ -430,3 +430,26 @@ TEST_CASE("a fallback answers every request no route matches, with no params") {
     CHECK(std::holds_alternative<httpy::native_handler>(*routed.handler));
     CHECK(routed.params.find("id")->front() == "7");
 }
+
+TEST_CASE("a match names the pattern that matched, never the raw path") {
+    router r;
+    r.get("/users/:id", answer("user"));
+    r.post("/users/:id", answer("post user"));
+    r.get("/files/*rest", answer("file"));
+    r.get("/", answer("root"));
+    CHECK(r.match("GET", "/users/42").route == "/users/:id");
+    CHECK(r.match("POST", "/users/7").route == "/users/:id");
+    CHECK(r.match("HEAD", "/users/7").route == "/users/:id");
+    CHECK(r.match("GET", "/files/a/b/c").route == "/files/*rest");
+    CHECK(r.match("GET", "/").route == "/");
+    CHECK(r.match("GET", "/nowhere").route.empty());
+    CHECK(r.match("DELETE", "/users/1").route.empty()); // 405
+}
+
+TEST_CASE("the fallback handler's route is \"*\"") {
+    router r;
+    r.get("/known", answer("known"));
+    r.fallback(answer("fallback"));
+    CHECK(r.match("GET", "/known").route == "/known");
+    CHECK(r.match("GET", "/anything/else").route == "*");
+}

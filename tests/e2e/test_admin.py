@@ -1,0 +1,201 @@
+"""The admin listener (`--admin-bind`): /metrics parsed with prometheus_client's own parsers and
+checked against the traffic each test sent, /healthz, /readyz (ready, saturated, draining), and
+the drain delay's stop sequence, on a real `httpy serve`."""
+
+import os
+import re
+import signal
+import socket
+import threading
+import time
+import unittest
+
+import metrics_fixture
+import serve_fixture
+from metrics_fixture import scrape, value
+
+ADMIN = re.compile(r"admin listener on http://127\.0\.0\.1:(\d+)")
+ROUTES = ("--init", os.path.join(serve_fixture.SOURCE, "tests", "data", "serve_app.py") + ":routes")
+
+
+def admin_port(server):
+    return int(server.wait_for_log(ADMIN).group(1))
+
+
+class AdminServer(serve_fixture.Server):
+    def __init__(self, *options):
+        super().__init__(serve_fixture.APP, "--admin-bind", "127.0.0.1:0", *ROUTES, *options)
+        self.admin = admin_port(self)
+
+
+class MetricsTest(unittest.TestCase):
+    """One server per test: every count starts at zero, so values can be checked exactly."""
+
+    def setUp(self):
+        self.server = AdminServer("--handler-timeout", "0.5")
+        self.addCleanup(self.server.stop)
+
+    def test_requests_are_counted_by_method_route_and_status(self):
+        for _ in range(7):
+            self.assertEqual(self.server.request("GET", "/hello/ann")[0], 200)
+        for _ in range(3):
+            self.assertEqual(self.server.request("POST", "/hello/bob", body=b"abc")[0], 200)
+        self.assertEqual(self.server.request("GET", "/nowhere")[0], 404)
+        self.assertEqual(self.server.request("DELETE", "/only-get")[0], 405)
+        _, samples = scrape(self.server.admin)
+        requests = lambda **labels: value(samples, "http_requests_total", **labels)
+        self.assertEqual(requests(method="GET", route="/hello/:target", status="200"), 7)
+        self.assertEqual(requests(method="POST", route="/hello/:target", status="200"), 3)
+        self.assertEqual(requests(method="GET", route="", status="404"), 1)
+        self.assertEqual(requests(method="DELETE", route="", status="405"), 1)
+        # the raw path never becomes a label
+        self.assertFalse([s for s in samples if "/hello/ann" in s.labels.values()])
+        count = value(samples, "http_request_duration_seconds_count", method="GET",
+                      route="/hello/:target")
+        self.assertEqual(count, 7)
+        buckets = [s for s in samples if s.name == "http_request_duration_seconds_bucket"
+                   and s.labels["route"] == "/hello/:target" and s.labels["method"] == "GET"]
+        self.assertEqual([s.labels["le"] for s in buckets],
+                         ["0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5", "1.0", "2.5",
+                          "5.0", "10.0", "+Inf"])
+        self.assertEqual(buckets[-1].value, 7)
+        self.assertGreater(value(samples, "http_request_duration_seconds_sum", method="GET",
+                                 route="/hello/:target"), 0)
+        self.assertEqual(value(samples, "http_request_body_size_bytes_sum", method="POST",
+                               route="/hello/:target"), 9)
+        self.assertEqual(value(samples, "http_requests_in_flight"), 0)
+
+    def test_a_request_in_flight_is_counted_while_it_runs(self):
+        done = threading.Event()
+        threading.Thread(target=lambda: (self.server.request("GET", "/sleep?seconds=0.4"),
+                                         done.set()), daemon=True).start()
+        self.server.wait_for_log("serve_app: sleep")
+        _, samples = scrape(self.server.admin)
+        self.assertEqual(value(samples, "http_requests_in_flight"), 1)
+        self.assertEqual(value(samples, "httpy_python_threads_busy"), 1)
+        self.assertTrue(done.wait(10))
+        _, samples = scrape(self.server.admin)
+        self.assertEqual(value(samples, "http_requests_in_flight"), 0)
+
+    def test_refusals_timeouts_and_connections_are_counted(self):
+        with self.server.raw() as s:
+            s.sendall(b"GET / HTTP/1.1\r\n\r\n")  # no Host
+            self.assertIn(b" 400 ", s.recv(4096))
+        with self.server.raw() as s:
+            s.sendall(b"GET /hello/x HTTP/1.1\r\nHost: a\r\nX: " + b"y" * 20000 + b"\r\n\r\n")
+            self.assertIn(b" 431 ", s.recv(4096))
+        self.assertEqual(self.server.request("GET", "/sleep?seconds=1.5")[0], 504)
+        idle = self.server.raw()
+        self.addCleanup(idle.close)
+        idle.sendall(b"GET /hello/x HTTP/1.1\r\nHost: a\r\n\r\n")
+        self.assertIn(b" 200 ", idle.recv(4096))
+        _, samples = scrape(self.server.admin)
+        self.assertEqual(value(samples, "httpy_bad_requests_total", status="400",
+                               reason="missing_host"), 1)
+        self.assertEqual(value(samples, "httpy_bad_requests_total", status="431",
+                               reason="header_too_large"), 1)
+        self.assertEqual(value(samples, "httpy_handler_timeouts_total"), 1)
+        self.assertEqual(value(samples, "http_requests_total", route="/sleep", status="504"), 1)
+        self.assertEqual(value(samples, "httpy_connections_open"), 1)
+
+    def test_the_process_metrics_describe_this_process(self):
+        started = time.time()
+        _, samples = scrape(self.server.admin)
+        with open(f"/proc/{self.server.proc.pid}/statm") as statm:
+            resident = int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+        self.assertAlmostEqual(value(samples, "process_resident_memory_bytes"), resident,
+                               delta=resident * 0.5)
+        self.assertLess(abs(value(samples, "process_start_time_seconds") - started), 60)
+        self.assertGreater(value(samples, "process_open_fds"), 3)
+        self.assertGreater(value(samples, "process_cpu_seconds_total"), 0)
+        self.assertEqual(value(samples, "httpy_python_queue_length"), 0)
+
+    def test_openmetrics_when_the_scraper_asks(self):
+        self.server.request("GET", "/hello/x")
+        content_type, samples = scrape(self.server.admin, openmetrics=True)
+        self.assertTrue(content_type.startswith("application/openmetrics-text; version=1.0.0"))
+        self.assertEqual(value(samples, "http_requests_total", route="/hello/:target"), 1)
+        content_type, _ = scrape(self.server.admin)
+        self.assertTrue(content_type.startswith("text/plain; version=0.0.4"))
+
+
+class ProbesTest(unittest.TestCase):
+    def test_health_and_readiness_while_serving(self):
+        with AdminServer() as server:
+            self.assertEqual(metrics_fixture.get(server.admin, "/healthz")[::2], (200, "ok\n"))
+            self.assertEqual(metrics_fixture.get(server.admin, "/readyz")[::2], (200, "ready\n"))
+            self.assertEqual(metrics_fixture.get(server.admin, "/elsewhere")[0], 404)
+            # the admin routes are not on the public port: there the app answers
+            status, _, body = server.request("GET", "/healthz")
+            self.assertNotEqual((status, body), (200, b"ok\n"))
+            server.stop()
+
+    def test_not_ready_while_the_python_queue_is_full(self):
+        with AdminServer("--python-threads", "1", "--queue-limit", "1") as server:
+            for tag in ("a", "b"):
+                threading.Thread(target=server.request, daemon=True,
+                                 args=("GET", f"/sleep?seconds=1.5&tag={tag}")).start()
+            server.wait_for_log("serve_app: sleep a started")
+            deadline = time.monotonic() + 1.0
+            while time.monotonic() < deadline:
+                status, _, body = metrics_fixture.get(server.admin, "/readyz")
+                if status == 503:
+                    break
+                time.sleep(0.02)
+            self.assertEqual(status, 503)
+            self.assertIn("saturated", body)
+            deadline = time.monotonic() + 10
+            while metrics_fixture.get(server.admin, "/readyz")[0] != 200:
+                self.assertLess(time.monotonic(), deadline, "never ready again")
+                time.sleep(0.05)
+            server.stop()
+
+    def test_a_bad_admin_address_stops_start_up(self):
+        import subprocess
+        run = subprocess.run([serve_fixture.HTTPY, "serve", serve_fixture.APP, "--bind",
+                              "127.0.0.1:0", "--admin-bind", "nowhere"], capture_output=True,
+                             text=True, timeout=30)
+        self.assertEqual(run.returncode, 2)
+        self.assertIn('bad --admin-bind "nowhere"', run.stderr)
+        with socket.socket() as taken:
+            taken.bind(("127.0.0.1", 0))
+            taken.listen()
+            run = subprocess.run([serve_fixture.HTTPY, "serve", serve_fixture.APP, "--bind",
+                                  "127.0.0.1:0", "--admin-bind",
+                                  f"127.0.0.1:{taken.getsockname()[1]}"],
+                                 capture_output=True, text=True, timeout=30)
+        self.assertEqual(run.returncode, 2)
+        self.assertIn("cannot listen on the admin address", run.stderr)
+
+
+class DrainDelayTest(unittest.TestCase):
+    def test_sigterm_fails_readiness_first_and_serves_with_connection_close(self):
+        server = AdminServer("--drain-delay", "1.5", "--drain-timeout", "2")
+        self.addCleanup(server.kill)
+        keep_alive = server.connect()
+        keep_alive.request("GET", "/hello/x")
+        first = keep_alive.getresponse()
+        first.read()
+        self.assertNotEqual(first.getheader("Connection"), "close")
+        signaled = time.monotonic()
+        server.signal(signal.SIGTERM)
+        server.wait_for_log("not ready; serving 1500 ms more")
+        self.assertEqual(metrics_fixture.get(server.admin, "/readyz")[0], 503)
+        # the kept-alive connection is answered, and told to close
+        keep_alive.request("GET", "/hello/y")
+        second = keep_alive.getresponse()
+        self.assertEqual(second.status, 200)
+        second.read()
+        self.assertEqual(second.getheader("Connection"), "close")
+        keep_alive.close()
+        # new connections are still accepted during the delay
+        status, headers, _ = server.request("GET", "/hello/z")
+        self.assertEqual((status, headers["Connection"]), (200, "close"))
+        self.assertEqual(server.wait_exit(10), 0)
+        self.assertGreaterEqual(time.monotonic() - signaled, 1.5)
+        log = server.log()
+        self.assertLess(log.index("not ready"), log.index("stopping; in-flight"))
+
+
+if __name__ == "__main__":
+    unittest.main()
