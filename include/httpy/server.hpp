@@ -24,7 +24,8 @@ class router;
 class server {
 public:
     /// Throws: config_error when `options.forwarded_allow_ips` holds an entry that is neither an
-    /// address nor a range.
+    /// address nor a range, when `options.access_log_format` is not a format, or when the
+    /// access log file cannot be opened.
     server(boost::asio::io_context& ioc, const router& routes, server_options options = {});
     ~server();
     server(const server&) = delete;
@@ -53,6 +54,11 @@ public:
     /// balancer (`--drain-delay`), so keep-alive clients and proxies move to other instances
     /// before the listener closes. Thread-safe.
     void end_keep_alive() noexcept;
+
+    /// Reopens the access log's file at its path (after logrotate moved it); the lines written
+    /// meanwhile go to the old file or the new one, none is lost. Nothing for the standard
+    /// output or without an access log. Thread-safe.
+    void reopen_access_log();
 
     /// Writes the server's metrics: `httpy_connections_open`, and with `server_options::metrics`
     /// the request counts, durations and sizes by method, route and status, the requests in

@@ -51,8 +51,13 @@ struct server_options {
     /// the client (the rightmost hop not trusted), the scheme and the host (see
     /// docs/operations.md); from any other peer those headers are passed on and change nothing.
     std::string forwarded_allow_ips = "127.0.0.1,::1";
-    /// One log line per request: method, target, status, bytes, duration.
-    bool access_log = false;
+    /// Where the access log goes, one line per request answered or refused: a file (opened
+    /// for appending; `server::reopen_access_log` reopens it), "-" for the standard output;
+    /// empty: none. Lines are written by a thread of the log's own, never by an IO thread.
+    std::string access_log;
+    /// The access log's lines: `common`, `combined`, `json`, or a template of `{field}`
+    /// placeholders (docs/operations.md lists them). Every format has the duration.
+    std::string access_log_format = "common";
     /// Count requests by method, route and status, their durations and body sizes, and the
     /// requests refused, for `server::write_metrics`. Off: `write_metrics` writes only the gauges.
     bool metrics = false;

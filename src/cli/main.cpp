@@ -185,8 +185,14 @@ void add_serve_command(CLI::App& cli, serve_options& serve, std::string& bind,
                     "Peers whose Forwarded / X-Forwarded-For, -Proto, -Host headers name the "
                     "client, scheme and host: addresses, CIDR ranges, or *")
         ->capture_default_str()->envname("HTTPY_FORWARDED_ALLOW_IPS");
-    cmd->add_flag("--access-log", http.access_log, "Log one line per request")
-        ->envname("HTTPY_ACCESS_LOG");
+    cmd->add_option("--access-log", http.access_log,
+                    "Log one line per request to FILE (reopened on SIGUSR1), or to the standard "
+                    "output with - or no FILE")
+        ->expected(0, 1)->default_str("-")->envname("HTTPY_ACCESS_LOG");
+    cmd->add_option("--access-log-format", http.access_log_format,
+                    "The access log's lines: common, combined, json, or a template such as "
+                    "'{client} {method} {target} {status} {duration_ms}'")
+        ->capture_default_str()->envname("HTTPY_ACCESS_LOG_FORMAT");
     cmd->add_flag("--body-bytes", python.body_as_bytes, "Hand the body to Python as bytes, not str")
         ->envname("HTTPY_BODY_BYTES");
     cmd->add_option("--max-response", python.max_response_bytes,

@@ -25,6 +25,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <csignal>
 #include <chrono>
 #include <memory>
 #include <stdexcept>
@@ -180,7 +181,12 @@ int serve(const serve_options& options, const worker_link* supervisor) {
                           net::detached);
     }
 
-    stop_signals signals(ioc, supervisor != nullptr, [&](int signal) { stop(signal); });
+    stop_signals signals(
+        ioc, supervisor != nullptr, [&](int signal) { stop(signal); },
+        [&] {
+            spdlog::info("signal {}: reopening the access log", SIGUSR1);
+            http.reopen_access_log();
+        });
     pool.run();
     spdlog::info("stopped");
     return 0;

@@ -20,7 +20,8 @@ volatile std::sig_atomic_t stop_signals_seen = 0; // SIGTERM and SIGINT, while i
 volatile std::sig_atomic_t first_stop_signal = 0;
 
 // Only async-signal-safe calls: the first stop signal is recorded; a second one in a single
-// process exits at once (a worker leaves that to its supervisor); SIGHUP is dropped.
+// process exits at once (a worker leaves that to its supervisor); SIGHUP and SIGUSR1 (a
+// logrotate's reopen, which must never end the process) are dropped.
 extern "C" void record_signal(int signal) {
     if (signal != SIGTERM && signal != SIGINT)
         return;
@@ -41,7 +42,7 @@ void install_recorder(bool worker) {
     action.sa_handler = record_signal;
     sigemptyset(&action.sa_mask);
     action.sa_flags = SA_RESTART;
-    for (int signal : {SIGTERM, SIGINT})
+    for (int signal : {SIGTERM, SIGINT, SIGUSR1})
         ::sigaction(signal, &action, nullptr);
     if (worker)
         ::sigaction(SIGHUP, &action, nullptr);
@@ -56,14 +57,15 @@ void catch_stop_signals_early(bool worker) {
         return; // a single process leaves its mask as it found it
     sigset_t caught;
     sigemptyset(&caught);
-    for (int signal : {SIGTERM, SIGINT, SIGHUP})
+    for (int signal : {SIGTERM, SIGINT, SIGHUP, SIGUSR1})
         sigaddset(&caught, signal);
     ::pthread_sigmask(SIG_UNBLOCK, &caught, nullptr);
 }
 
 stop_signals::stop_signals(boost::asio::io_context& ioc, bool worker,
-                           std::function<void(int)> on_stop)
-    : signals_(ioc, SIGTERM, SIGINT), worker_(worker), on_stop_(std::move(on_stop)) {
+                           std::function<void(int)> on_stop, std::function<void()> on_reopen)
+    : signals_(ioc, SIGTERM, SIGINT, SIGUSR1), worker_(worker), on_stop_(std::move(on_stop)),
+      on_reopen_(std::move(on_reopen)) {
     if (worker_)
         signals_.add(SIGHUP);
     // Asio's handler is in place now: a signal recorded before is acted on here, later ones
@@ -90,6 +92,11 @@ void stop_signals::wait() {
 }
 
 void stop_signals::on_signal(int signal) {
+    if (signal == SIGUSR1) {
+        if (on_reopen_)
+            on_reopen_();
+        return;
+    }
     if (signal == SIGHUP) {
         spdlog::info("signal {} ignored: the supervisor reloads", signal);
         return;

@@ -11,7 +11,7 @@ class io_context;
 
 namespace httpy::cli {
 
-/// Catches SIGTERM and SIGINT (and, in a worker process, SIGHUP) from now on, before the
+/// Catches SIGTERM, SIGINT and SIGUSR1 (and, in a worker process, SIGHUP) from now on, before the
 /// interpreter starts and the server listens, so that no window is left in which one ends the
 /// process by its default action. Until a `stop_signals` takes them over, a stop signal is
 /// recorded (and acted on then); a second one exits at once, as `stop_signals` describes.
@@ -28,11 +28,14 @@ void catch_stop_signals_early(bool worker);
 ///    for a process its signal ended); in a worker it is logged and ignored: its supervisor
 ///    decides (a terminal's Ctrl-C sends SIGINT to the supervisor and the workers alike, then
 ///    the supervisor sends SIGTERM);
-///  - SIGHUP, in a worker, is logged and ignored: the supervisor reloads.
+///  - SIGHUP, in a worker, is logged and ignored: the supervisor reloads;
+///  - SIGUSR1 calls `on_reopen` (the access log reopens its file, for logrotate); before a
+///    `stop_signals` takes it, and after, it is ignored, never the default action's exit.
 /// Once it is destroyed (during the tear-down) a second signal still exits at once.
 class stop_signals {
 public:
-    stop_signals(boost::asio::io_context& ioc, bool worker, std::function<void(int)> on_stop);
+    stop_signals(boost::asio::io_context& ioc, bool worker, std::function<void(int)> on_stop,
+                 std::function<void()> on_reopen = {});
     ~stop_signals();
     stop_signals(const stop_signals&) = delete;
     stop_signals& operator=(const stop_signals&) = delete;
@@ -44,6 +47,7 @@ private:
     boost::asio::signal_set signals_;
     bool worker_;
     std::function<void(int)> on_stop_;
+    std::function<void()> on_reopen_;
     std::atomic<int> stops_{0}; // SIGTERM and SIGINT seen, the one recorded early included
 };
 

@@ -118,7 +118,7 @@ worker* supervisor::find(pid_t pid) {
 
 int supervisor::run() {
     sigemptyset(&handled_);
-    for (int signal : {SIGCHLD, SIGTERM, SIGINT, SIGHUP})
+    for (int signal : {SIGCHLD, SIGTERM, SIGINT, SIGHUP, SIGUSR1})
         sigaddset(&handled_, signal);
     ::sigprocmask(SIG_BLOCK, &handled_, &previous_);
     signals_ = ::signalfd(-1, &handled_, SFD_CLOEXEC | SFD_NONBLOCK);
@@ -233,10 +233,10 @@ void supervisor::run_worker(int link) {
     }
     // The signalfd, the other workers' links and the reserved port are the supervisor's.
     ::close_range(worker_link_fd + 1, ~0U, 0);
-    // SIGTERM, SIGINT and SIGHUP stay blocked until the worker catches them, first thing in
+    // SIGTERM, SIGINT, SIGHUP and SIGUSR1 stay blocked until the worker catches them, first in
     // worker_main (catch_stop_signals_early): until then their default action would end it.
     sigset_t mask = previous_;
-    for (int signal : {SIGTERM, SIGINT, SIGHUP})
+    for (int signal : {SIGTERM, SIGINT, SIGHUP, SIGUSR1})
         sigaddset(&mask, signal);
     ::sigprocmask(SIG_SETMASK, &mask, nullptr);
     int code = 1;
@@ -274,6 +274,10 @@ void supervisor::on_signals() {
             break;
         case SIGHUP:
             reload();
+            break;
+        case SIGUSR1: // logrotate's reopen: each worker reopens its own access log
+            for (const auto& w : workers_)
+                ::kill(w.pid, SIGUSR1);
             break;
         default:
             break;

@@ -49,6 +49,7 @@ struct supervisor_options {
 ///    SIGTERM if it is still running;
 ///  - on SIGHUP replaces every worker the same way (a reload: the successors import the app
 ///    afresh); if a successor fails before it is ready, the old workers keep serving;
+///  - passes SIGUSR1 on to every worker (each reopens its access log);
 ///  - on SIGTERM or SIGINT sends SIGTERM to every worker, waits for them to drain
 ///    (`stop_timeout` from each one's SIGTERM, then SIGKILL) and returns 0; on a second SIGTERM
 ///    or SIGINT kills every worker at once and returns 128 + the signal number.
@@ -56,8 +57,8 @@ struct supervisor_options {
 ///
 /// `on_started` is called once every first worker is ready.
 ///
-/// Workers start with SIGTERM, SIGINT and SIGHUP blocked; `worker_main` unblocks them once it
-/// catches them.
+/// Workers start with SIGTERM, SIGINT, SIGHUP and SIGUSR1 blocked; `worker_main` unblocks them
+/// once it catches them.
 ///
 /// Returns: 0 after a stop (128 + the signal number after a second stop signal); when a worker
 /// exits before it is ready during the first start (a bad app, say), the others are stopped and

@@ -18,6 +18,7 @@ class router;
 
 namespace httpy::detail {
 
+class access_log;
 class http_metrics;
 class trusted_proxies;
 
@@ -106,6 +107,8 @@ struct session_context {
     http_metrics* metrics = nullptr;
     /// The peers whose proxy headers are believed (`options.forwarded_allow_ips`).
     const trusted_proxies& proxies;
+    /// Where answered and refused requests are logged; null when `options.access_log` is empty.
+    access_log* log = nullptr;
     /// Requests read in full so far (each counted once its body is in).
     mutable std::atomic<std::uint64_t> requests{0};
     /// Set by `server::end_keep_alive`: every response closes its connection.

@@ -55,6 +55,7 @@ public:
     /// The request: method, path, query and headers once head_done(), the body once done();
     /// `params` stays empty for the router to fill.
     request& get() noexcept { return parser_.get(); }
+    const request& get() const noexcept { return parser_.get(); }
     /// True for `OPTIONS *`, a question about the server itself: it has no path and is not
     /// routed. Requires: head_done().
     bool asterisk() const noexcept { return asterisk_; }

@@ -3,6 +3,7 @@
 #include "httpy/metrics.hpp"
 #include "httpy/status.hpp"
 #include "server/connection.hpp"
+#include "server/access_log.hpp"
 #include "server/forwarded.hpp"
 #include "server/http_metrics.hpp"
 
@@ -36,7 +37,12 @@ struct server::state : std::enable_shared_from_this<server::state> {
     state(net::io_context& io, const router& routes, server_options o)
         : ioc(io), options(std::move(o)),
           metrics(options.metrics ? std::make_unique<detail::http_metrics>() : nullptr),
-          proxies(options.forwarded_allow_ips), context{routes, options, metrics.get(), proxies},
+          proxies(options.forwarded_allow_ips),
+          log(options.access_log.empty()
+                  ? nullptr
+                  : std::make_unique<detail::access_log>(
+                        options.access_log, detail::access_log_format(options.access_log_format))),
+          context{routes, options, metrics.get(), proxies, log.get()},
           acceptor(net::make_strand(io)),
           drain_timer(acceptor.get_executor()), sweep_timer(acceptor.get_executor()),
           accept_pause(acceptor.get_executor()) {}
@@ -45,6 +51,7 @@ struct server::state : std::enable_shared_from_this<server::state> {
     server_options options;
     std::unique_ptr<detail::http_metrics> metrics;
     detail::trusted_proxies proxies;
+    std::unique_ptr<detail::access_log> log;
     detail::session_context context;
     tcp::acceptor acceptor;
     net::steady_timer drain_timer;
@@ -297,6 +304,11 @@ std::uint64_t server::requests() const noexcept {
 
 void server::end_keep_alive() noexcept {
     state_->context.keep_alive_ended.store(true, std::memory_order_relaxed);
+}
+
+void server::reopen_access_log() {
+    if (state_->log)
+        state_->log->reopen();
 }
 
 void server::write_metrics(metrics_writer& out) const {

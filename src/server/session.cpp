@@ -4,6 +4,7 @@
 #include "httpy/header_name.hpp"
 #include "httpy/router.hpp"
 #include "httpy/status.hpp"
+#include "server/access_log.hpp"
 #include "server/exchange_record.hpp"
 #include "server/forwarded.hpp"
 #include "server/http_metrics.hpp"
@@ -95,6 +96,18 @@ response server_options_response() {
     return r;
 }
 
+// The header values the access log names, copied before the request moves to its handler.
+struct logged_headers {
+    std::string request_id, referer, user_agent;
+
+    explicit logged_headers(const fields& headers) {
+        for (auto [name, value] : {std::pair{"X-Request-Id", &request_id},
+                                   {"Referer", &referer}, {"User-Agent", &user_agent}})
+            if (const auto* v = headers.find(name); v && !v->empty())
+                *value = v->front();
+    }
+};
+
 class session {
 public:
     session(std::shared_ptr<connection> conn, const session_context& ctx)
@@ -115,6 +128,8 @@ private:
     net::awaitable<void> reject(const error_code& ec, const request_reader& reader);
     net::awaitable<void> linger();
     void count_call(const call_result& result) const;
+    exchange_record exchange(const request_reader& reader, std::string_view method,
+                             const logged_headers& logged, int status, std::uint64_t sent) const;
     void record(const exchange_record& r) const;
 
     std::shared_ptr<connection> conn_;
@@ -127,6 +142,9 @@ private:
     // The client of the request being served, as the record names it (see dispatch).
     std::string client_address_;
     unsigned short client_port_ = 0;
+    // When the request being served began: its first byte (read by wait_for_request) was in.
+    clock_type::time_point start_;
+    std::chrono::system_clock::time_point received_; // for the access log only
 };
 
 // An operation cancelled because the connection's deadline passed is a timeout.
@@ -211,7 +229,9 @@ net::awaitable<error_code> session::read_body(request_reader& reader) {
 }
 
 net::awaitable<bool> session::serve_one() {
-    const auto start = clock_type::now();
+    start_ = clock_type::now();
+    if (ctx_.log)
+        received_ = std::chrono::system_clock::now();
     route_ = {};
     client_address_.clear();
     client_port_ = 0;
@@ -232,10 +252,12 @@ net::awaitable<bool> session::serve_one() {
     }
     conn_->never_expire(); // the handler's own timeout applies while it runs
     ctx_.requests.fetch_add(1, std::memory_order_relaxed);
-    const bool recorded = ctx_.metrics || ctx_.options.access_log;
+    const bool recorded = ctx_.metrics || ctx_.log;
     // What the record needs of the request, taken before the request moves on to its handler.
     const std::string method = recorded ? reader.get().method : std::string();
     const std::uint64_t body_bytes = recorded ? reader.get().body_size() : 0;
+    const logged_headers logged = ctx_.log ? logged_headers(reader.get().headers)
+                                           : logged_headers(fields());
     if (ctx_.metrics)
         ctx_.metrics->request_began();
     const response_mode mode = reader.mode();
@@ -247,17 +269,12 @@ net::awaitable<bool> session::serve_one() {
     const int status = r.status;
     const bool keep = keep_alive(mode, r, conn_->closing || ctx_.keep_alive_ended);
     const written out = co_await write_response(*conn_, ctx_.options, std::move(r), mode, keep);
-    if (recorded)
-        record({.client_address = client_address_.empty() ? conn_->remote_address : client_address_,
-                .client_port = client_address_.empty() ? conn_->remote_port : client_port_,
-                .method = method,
-                .target = reader.head().target(),
-                .version = reader.head().version(),
-                .route = route_,
-                .status = status,
-                .request_body_bytes = body_bytes,
-                .response_body_bytes = out.body_bytes,
-                .duration = clock_type::now() - start});
+    if (recorded) {
+        exchange_record answered = exchange(reader, method, logged, status, out.body_bytes);
+        answered.route = route_;
+        answered.request_body_bytes = body_bytes;
+        record(answered);
+    }
     co_return out.keep_alive;
 }
 
@@ -268,7 +285,7 @@ net::awaitable<response> session::dispatch(request& req) {
     req.local_port = conn_->local_port;
     if (proxy_peer_)
         apply_proxy_headers(ctx_.proxies, req);
-    if (proxy_peer_ && (ctx_.metrics || ctx_.options.access_log)) {
+    if (proxy_peer_ && (ctx_.metrics || ctx_.log)) {
         client_address_ = req.remote_address;
         client_port_ = req.remote_port;
     }
@@ -347,6 +364,11 @@ net::awaitable<void> session::reject(const error_code& ec, const request_reader&
         spdlog::warn("{}: {}; answering {} and closing", conn_->peer(), ec.message(), status);
     const written out =
         co_await write_response(*conn_, ctx_.options, status_response(status), response_mode{}, false);
+    if (ctx_.log) {
+        const request& partial = reader.get(); // as far as it was read
+        ctx_.log->write(
+            exchange(reader, partial.method, logged_headers(partial.headers), status, out.body_bytes));
+    }
     if (out.whole && status != 408)
         co_await linger();
 }
@@ -383,13 +405,31 @@ void session::count_call(const call_result& result) const {
         ctx_.metrics->overloaded();
 }
 
+// The record of the request being served, now that `sent` body bytes of its answer are out:
+// all but its route and request body size, which only a request read in full has.
+exchange_record session::exchange(const request_reader& reader, std::string_view method,
+                                  const logged_headers& logged, int status,
+                                  std::uint64_t sent) const {
+    const bool proxied = !client_address_.empty();
+    return {.client_address = proxied ? std::string_view(client_address_) : conn_->remote_address,
+            .client_port = proxied ? client_port_ : conn_->remote_port,
+            .method = method,
+            .target = reader.head().target(),
+            .version = reader.head().version(),
+            .status = status,
+            .response_body_bytes = sent,
+            .request_id = logged.request_id,
+            .referer = logged.referer,
+            .user_agent = logged.user_agent,
+            .received = received_,
+            .duration = clock_type::now() - start_};
+}
+
 void session::record(const exchange_record& r) const {
     if (ctx_.metrics)
         ctx_.metrics->request_ended(r);
-    if (ctx_.options.access_log)
-        spdlog::info("{}:{} {} {} {} {}B {:.3f}ms", r.client_address, r.client_port, r.method,
-                     r.target, r.status, r.response_body_bytes,
-                     std::chrono::duration<double, std::milli>(r.duration).count());
+    if (ctx_.log)
+        ctx_.log->write(r);
 }
 
 } // namespace

@@ -67,7 +67,7 @@ class MetricsTest(unittest.TestCase):
 
     def test_a_request_in_flight_is_counted_while_it_runs(self):
         done = threading.Event()
-        threading.Thread(target=lambda: (self.server.request("GET", "/sleep?seconds=0.4"),
+        threading.Thread(target=lambda: (self.server.request("GET", "/sleep?seconds=2"),
                                          done.set()), daemon=True).start()
         self.server.wait_for_log("serve_app: sleep")
         _, samples = scrape(self.server.admin)
@@ -134,9 +134,9 @@ class ProbesTest(unittest.TestCase):
         with AdminServer("--python-threads", "1", "--queue-limit", "1") as server:
             for tag in ("a", "b"):
                 threading.Thread(target=server.request, daemon=True,
-                                 args=("GET", f"/sleep?seconds=1.5&tag={tag}")).start()
+                                 args=("GET", f"/sleep?seconds=3&tag={tag}")).start()
             server.wait_for_log("serve_app: sleep a started")
-            deadline = time.monotonic() + 1.0
+            deadline = time.monotonic() + 2.5
             while time.monotonic() < deadline:
                 status, _, body = metrics_fixture.get(server.admin, "/readyz")
                 if status == 503:
