@@ -61,6 +61,11 @@ public:
     void observations(const label_set& labels, std::span<const double> bounds,
                       std::span<const std::uint64_t> counts, double sum);
 
+    /// One sample of the family started last by its full name, suffix included
+    /// ("http_requests_total", "..._bucket"), with its labels as they go between the braces:
+    /// for a page merged from other pages (worker processes'), whose samples come as written.
+    void sample(std::string_view name, std::string_view labels, double v);
+
     /// The page (OpenMetrics' closing `# EOF` included).
     std::string finish() &&;
 
@@ -70,6 +75,7 @@ private:
     enum class kind { counter, gauge, histogram };
     void start(std::string_view name, kind k, std::string_view help);
     void sample_name(std::string_view suffix, std::string_view labels);
+    void sample_head(std::string_view name, std::string_view suffix, std::string_view labels);
 
     metrics_format format_;
     kind kind_ = kind::gauge;

@@ -47,17 +47,19 @@ std::optional<std::string> why_not_ready(const executor& python, const std::atom
 
 } // namespace
 
+void write_serving_metrics(metrics_writer& out, const server& http, const executor& python) {
+    http.write_metrics(out);
+    write_python_load(out, python);
+    write_process_metrics(out);
+}
+
 admin_listener::admin_listener(boost::asio::io_context& ioc, const std::string& bind,
                                const server& http, const executor& python,
                                const std::atomic<bool>& draining)
     : host_(admin_options(bind).host),
       routes_(admin_router({
           .metrics =
-              [&http, &python](metrics_writer& out) {
-                  http.write_metrics(out);
-                  write_python_load(out, python);
-                  write_process_metrics(out);
-              },
+              [&http, &python](metrics_writer& out) { write_serving_metrics(out, http, python); },
           .not_ready = [&python, &draining] { return why_not_ready(python, draining); },
       })),
       server_(ioc, routes_, admin_options(bind)) {}

@@ -12,9 +12,14 @@ class io_context;
 
 namespace httpy {
 class executor;
+class metrics_writer;
 }
 
 namespace httpy::cli {
+
+/// Writes what one serving process reports on `/metrics`: `http`'s request metrics, the Python
+/// load of `python`, the process metrics.
+void write_serving_metrics(metrics_writer& out, const server& http, const executor& python);
 
 /// The admin listener of a process that serves (`--admin-bind`): `/metrics` with `http`'s
 /// request metrics, the Python load of its executor and the process metrics; `/healthz`; `/readyz`,

@@ -1,6 +1,8 @@
 #include "cli/serve_command.hpp"
 
+#include "httpy/admin.hpp"
 #include "httpy/app.hpp"
+#include "httpy/metrics.hpp"
 #include "httpy/config_error.hpp"
 #include "httpy/interpreter.hpp"
 #include "httpy/router.hpp"
@@ -15,7 +17,9 @@
 #include "cli/stop_signals.hpp"
 #include "cli/supervisor.hpp"
 
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -95,6 +99,9 @@ public:
     /// Set from the first stop signal on: what `/readyz` reports.
     const std::atomic<bool>& draining() const noexcept { return draining_; }
 
+    /// Runs once the server has stopped, before the IO loop ends (a worker's final metrics).
+    void on_stopped(std::function<void()> f) { on_stopped_ = std::move(f); }
+
     void operator()(int signal) {
         using clock = exit_deadline::clock;
         draining_ = true;
@@ -116,6 +123,8 @@ private:
                      options_.http.drain_timeout.count());
         http_.stop([this] {
             last_resort_.no_later_than(exit_deadline::clock::now() + exit_margin);
+            if (on_stopped_)
+                on_stopped_();
             ioc_.stop();
         });
     }
@@ -126,7 +135,32 @@ private:
     exit_deadline& last_resort_;
     net::steady_timer delay_;
     std::atomic<bool> draining_{false};
+    std::function<void()> on_stopped_;
 };
+
+// A worker's metrics page, in the Prometheus text its supervisor merges.
+std::string worker_page(const server& http, const executor& python) {
+    metrics_writer page(metrics_format::prometheus);
+    write_serving_metrics(page, http, python);
+    return std::move(page).finish();
+}
+
+// In a worker whose supervisor serves the admin listener: answers each scrape request that
+// comes down the link with this worker's page.
+net::awaitable<void> answer_scrapes(const worker_link& supervisor, const server& http,
+                                    const executor& python) {
+    net::posix::stream_descriptor link(co_await net::this_coro::executor, ::dup(supervisor.fd()));
+    char requests[64];
+    for (;;) {
+        auto [ec, n] = co_await link.async_read_some(net::buffer(requests),
+                                                     net::as_tuple(net::use_awaitable));
+        if (ec)
+            co_return; // the supervisor has gone, or the IO loop stops
+        for (std::size_t i = 0; i < n; ++i)
+            if (requests[i] == worker_link::scrape_request)
+                supervisor.send_metrics(worker_page(http, python));
+    }
+}
 
 // The admin listener, when `--admin-bind` asks for one; started at once (the app is loaded).
 std::unique_ptr<admin_listener> start_admin(net::io_context& ioc, const serve_options& options,
@@ -163,7 +197,10 @@ int serve(const serve_options& options, const worker_link* supervisor) {
     server http(ioc, routes, http_options);
     http.start();
     graceful_stop stop(ioc, http, options, last_resort);
-    const auto admin = start_admin(ioc, options, http, application.python(), stop.draining());
+    // A worker's admin listener is its supervisor's, which asks it for its metrics.
+    const auto admin = supervisor ? nullptr
+                                  : start_admin(ioc, options, http, application.python(),
+                                                stop.draining());
     io_pool pool(ioc, options.http.io_threads, &application.python());
     const python_function& handler = application.handler_function();
     spdlog::info("{} on http://{}:{} ({} app {}:{}; {}; {} IO threads, {} Python threads)",
@@ -174,6 +211,10 @@ int serve(const serve_options& options, const worker_link* supervisor) {
                            " routes from the init function"
                      : std::string("every path goes to it"),
                  pool.threads_wanted(), options.python.threads);
+    if (supervisor && !options.admin_bind.empty()) {
+        net::co_spawn(ioc, answer_scrapes(*supervisor, http, application.python()), net::detached);
+        stop.on_stopped([&] { supervisor->send_final_metrics(worker_page(http, application.python())); });
+    }
     if (supervisor) {
         supervisor->ready();
         if (options.max_requests > 0)
@@ -219,6 +260,11 @@ int supervise_workers(const serve_options& options) {
     supervision.workers = std::max<std::size_t>(options.workers, 1);
     supervision.max_worker_memory = options.max_worker_memory_mib << 20;
     supervision.stop_timeout = options.drain_delay + options.http.drain_timeout + stop_margin;
+    if (!options.admin_bind.empty()) {
+        server_options where;
+        parse_bind(options.admin_bind, where, "--admin-bind");
+        supervision.admin = admin_server_options(where.host, where.port);
+    }
     return supervise(
         supervision,
         [&](worker_link& link) {
@@ -257,11 +303,6 @@ void parse_bind(const std::string& bind, server_options& options, std::string_vi
 }
 
 int run_serve(const serve_options& options) {
-    if (supervised(options) && !options.admin_bind.empty()) {
-        spdlog::error("--admin-bind with worker processes is not supported yet: the supervisor "
-                      "does not serve the admin listener");
-        return exit_setup;
-    }
     if (!supervised(options))
         return reporting_setup_errors(options.http, [&] { return serve(options, nullptr); });
     return reporting_setup_errors(options.http, [&] { return supervise_workers(options); });

@@ -1,8 +1,21 @@
 #include "cli/supervisor.hpp"
 
+#include "cli/metrics_merge.hpp"
+#include "httpy/admin.hpp"
+#include "httpy/config_error.hpp"
+#include "httpy/metrics.hpp"
+#include "httpy/router.hpp"
+#include "httpy/server.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <array>
+#include <cstring>
+#include <map>
+#include <memory>
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
@@ -27,11 +40,16 @@ namespace httpy {
 
 namespace {
 
+namespace net = boost::asio;
 using clock_type = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
 constexpr char message_ready = 'R';
 constexpr char message_replace_me = 'M';
+// Frames: the kind, the page's length (8 bytes, this machine's order), the page.
+constexpr char message_page = 'P';       // an answer to a scrape request
+constexpr char message_final_page = 'F'; // sent once the worker's server has stopped
+constexpr std::size_t frame_head = 1 + sizeof(std::uint64_t);
 constexpr int worker_link_fd = 3;              // where a worker finds its end of the link
 constexpr milliseconds quick_death{1'000};     // a worker dying sooner than this backs off
 constexpr milliseconds max_backoff{10'000};
@@ -46,7 +64,15 @@ struct worker {
     clock_type::time_point kill_at; // once stopping: when SIGKILL follows
     bool succeeded_by = false; // a successor is starting
     pid_t replaces = 0;        // the worker this one takes over from once it is ready
+    std::string inbox;         // bytes read from the link, not yet a whole message
+    std::string last_page;     // its latest metrics page (Prometheus text), final or not
+    bool page_fresh = false;   // last_page answers the scrape under way
+    // Watches the link on the supervisor's io_context; releases the descriptor, never closes it.
+    std::shared_ptr<net::posix::stream_descriptor> watch;
 };
+
+// Why a worker was replaced, as `httpy_worker_restarts_total` labels it.
+constexpr std::array restart_reasons{"exited", "killed", "requests", "memory", "reload"};
 
 std::string describe(int status) {
     if (WIFEXITED(status))
@@ -80,8 +106,18 @@ private:
     void on_signals();
     void on_exit(pid_t pid, int status);
     void on_messages(worker& w);
+    bool read_link(worker& w);
+    void handle_inbox(worker& w);
+    void close_link(worker& w);
+    void watch_link(pid_t pid);
+    void watch_signals();
     void on_ready(worker& w);
-    void replace(worker& w);
+    void replace(worker& w, const char* reason);
+    void start_admin();
+    void write_metrics(metrics_writer& out);
+    void collect_pages(const std::vector<worker*>& asked);
+    void write_own_metrics(metrics_writer& out) const;
+    std::optional<std::string> not_ready() const;
     void terminate(worker& w);
     void kill_overdue(clock_type::time_point now);
     void begin_stop();
@@ -108,6 +144,13 @@ private:
     clock_type::time_point restart_at_;
     milliseconds backoff_{0};
     clock_type::time_point next_check_ = clock_type::now();
+    // The loop waits on the io_context: the signalfd, the links and the admin listener.
+    net::io_context ioc_;
+    std::unique_ptr<net::posix::stream_descriptor> signal_watch_;
+    router admin_routes_;
+    std::unique_ptr<server> admin_;
+    cli::metrics_merge retired_; // the counters of workers that have gone
+    std::map<std::string, std::uint64_t, std::less<>> restarts_;
 };
 
 worker* supervisor::find(pid_t pid) {
@@ -125,25 +168,18 @@ int supervisor::run() {
     if (signals_ < 0)
         throw std::system_error(errno, std::system_category(), "signalfd");
 
+    signal_watch_ = std::make_unique<net::posix::stream_descriptor>(ioc_, signals_);
+    watch_signals();
+    start_admin();
     for (std::size_t i = 0; i < options_.workers; ++i)
         spawn(0);
     while (!(stopping_ && workers_.empty())) {
-        std::vector<pollfd> fds{{signals_, POLLIN, 0}};
-        std::vector<pid_t> owners{0};
-        for (const auto& w : workers_)
-            if (w.link >= 0) {
-                fds.push_back({w.link, POLLIN, 0});
-                owners.push_back(w.pid);
-            }
-        const int n = ::poll(fds.data(), fds.size(), poll_timeout(clock_type::now()));
-        if (n < 0 && errno != EINTR)
-            throw std::system_error(errno, std::system_category(), "poll");
-        for (std::size_t i = 1; n > 0 && i < fds.size(); ++i)
-            if (fds[i].revents != 0)
-                if (worker* w = find(owners[i]))
-                    on_messages(*w);
-        if (n > 0 && fds[0].revents != 0)
-            on_signals();
+        // The signal watch is always pending, so the io_context never runs out of work.
+        const int timeout = poll_timeout(clock_type::now());
+        if (timeout < 0)
+            ioc_.run_one();
+        else
+            ioc_.run_one_for(milliseconds(timeout));
 
         const auto now = clock_type::now();
         kill_overdue(now);
@@ -157,7 +193,8 @@ int supervisor::run() {
             next_check_ = now + options_.check_interval;
         }
     }
-    ::close(signals_);
+    admin_.reset();
+    signal_watch_.reset(); // closes signals_
     ::sigprocmask(SIG_SETMASK, &previous_, nullptr);
     return forced_.value_or(failed_.value_or(0));
 }
@@ -216,6 +253,8 @@ void supervisor::spawn(pid_t replaces) {
     }
     workers_.push_back(
         {.pid = pid, .link = link[0], .started = clock_type::now(), .replaces = replaces});
+    workers_.back().watch = std::make_shared<net::posix::stream_descriptor>(ioc_, link[0]);
+    watch_link(pid);
     if (replaces != 0)
         spdlog::info("worker {} starting to replace worker {}", pid, replaces);
     else
@@ -289,9 +328,13 @@ void supervisor::on_exit(pid_t pid, int status) {
     worker* found = find(pid);
     if (!found)
         return;
+    // What it wrote before it exited (its final metrics page, say) is all in the link now.
+    while (found->link >= 0 && read_link(*found))
+        handle_inbox(*found);
+    close_link(*found);
     const worker gone = *found;
-    if (gone.link >= 0)
-        ::close(gone.link);
+    if (!gone.last_page.empty())
+        retired_.add_totals(cli::metrics_page::parse(gone.last_page));
     workers_.remove_if([pid](const worker& w) { return w.pid == pid; });
 
     if (stopping_ || gone.stopping) {
@@ -321,6 +364,7 @@ void supervisor::on_exit(pid_t pid, int status) {
             w.replaces = 0;
             return;
         }
+    ++restarts_[WIFSIGNALED(status) ? "killed" : "exited"];
     const auto now = clock_type::now();
     backoff_ = now - gone.started < quick_death
                    ? std::min(max_backoff, std::max(milliseconds(100), backoff_ * 2))
@@ -332,25 +376,87 @@ void supervisor::on_exit(pid_t pid, int status) {
 }
 
 void supervisor::on_messages(worker& w) {
-    char messages[16];
-    const ssize_t n = ::read(w.link, messages, sizeof messages);
-    if (n < 0 && (errno == EINTR || errno == EAGAIN))
-        return;
-    if (n <= 0) { // the worker closed its end: it is exiting, SIGCHLD follows
-        ::close(w.link);
-        w.link = -1;
-        return;
+    if (read_link(w))
+        handle_inbox(w);
+}
+
+// Reads what the link holds into the inbox. False when nothing came: the link would block, or
+// the worker closed its end (it is exiting: SIGCHLD follows), which closes ours.
+bool supervisor::read_link(worker& w) {
+    char bytes[64 * 1024];
+    const ssize_t n = ::recv(w.link, bytes, sizeof bytes, MSG_DONTWAIT);
+    if (n < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK))
+        return false;
+    if (n <= 0) {
+        close_link(w);
+        return false;
     }
-    for (ssize_t i = 0; i < n; ++i) {
-        if (messages[i] == message_ready && !w.ready) {
+    w.inbox.append(bytes, static_cast<std::size_t>(n));
+    return true;
+}
+
+// Acts on every whole message in the inbox; a page still arriving stays there.
+void supervisor::handle_inbox(worker& w) {
+    std::size_t at = 0;
+    while (at < w.inbox.size()) {
+        const char kind = w.inbox[at];
+        if (kind == message_page || kind == message_final_page) {
+            std::uint64_t length = 0;
+            if (w.inbox.size() - at < frame_head)
+                break;
+            std::memcpy(&length, w.inbox.data() + at + 1, sizeof length);
+            if (w.inbox.size() - at - frame_head < length)
+                break;
+            w.last_page.assign(w.inbox, at + frame_head, length);
+            w.page_fresh = kind == message_page;
+            at += frame_head + length;
+            continue;
+        }
+        ++at;
+        if (kind == message_ready && !w.ready) {
             w.ready = true;
             on_ready(w);
-        } else if (messages[i] == message_replace_me && !w.succeeded_by && !w.stopping &&
-                   !stopping_) {
+        } else if (kind == message_replace_me && !w.succeeded_by && !w.stopping && !stopping_) {
             spdlog::info("worker {} reached its request limit; replacing it", w.pid);
-            replace(w);
+            replace(w, "requests");
         }
     }
+    w.inbox.erase(0, at);
+}
+
+void supervisor::close_link(worker& w) {
+    if (w.link < 0)
+        return;
+    if (w.watch) {
+        w.watch->release(); // cancels its wait; the descriptor is closed here, once
+        w.watch.reset();
+    }
+    ::close(w.link);
+    w.link = -1;
+}
+
+void supervisor::watch_link(pid_t pid) {
+    worker* w = find(pid);
+    if (!w || !w->watch)
+        return;
+    w->watch->async_wait(net::posix::descriptor_base::wait_read,
+                         [this, pid](boost::system::error_code ec) {
+                             worker* found = find(pid);
+                             if (ec || !found || found->link < 0)
+                                 return;
+                             on_messages(*found);
+                             watch_link(pid);
+                         });
+}
+
+void supervisor::watch_signals() {
+    signal_watch_->async_wait(net::posix::descriptor_base::wait_read,
+                              [this](boost::system::error_code ec) {
+                                  if (ec)
+                                      return;
+                                  on_signals();
+                                  watch_signals();
+                              });
 }
 
 void supervisor::on_ready(worker& w) {
@@ -370,7 +476,8 @@ void supervisor::on_ready(worker& w) {
     }
 }
 
-void supervisor::replace(worker& w) {
+void supervisor::replace(worker& w, const char* reason) {
+    ++restarts_[reason];
     w.succeeded_by = true;
     spawn(w.pid);
 }
@@ -433,7 +540,7 @@ void supervisor::reload() {
     spdlog::info("SIGHUP: reloading: {} new workers replace the running ones as they get ready",
                  current.size());
     for (worker* w : current)
-        replace(*w);
+        replace(*w, "reload");
 }
 
 void supervisor::check_memory() {
@@ -449,19 +556,145 @@ void supervisor::check_memory() {
         }
     }
     for (worker* w : over)
-        replace(*w);
+        replace(*w, "memory");
+}
+
+void supervisor::start_admin() {
+    if (!options_.admin)
+        return;
+    admin_routes_ = admin_router({
+        .metrics = [this](metrics_writer& out) { write_metrics(out); },
+        .not_ready = [this] { return not_ready(); },
+    });
+    admin_ = std::make_unique<server>(ioc_, admin_routes_, *options_.admin);
+    try {
+        admin_->start();
+    } catch (const boost::system::system_error& e) {
+        throw config_error("cannot listen on the admin address " + options_.admin->host + ":" +
+                           std::to_string(options_.admin->port) + ": " + e.code().message());
+    }
+    spdlog::info("admin listener on http://{}:{} (/metrics of every worker, /healthz, /readyz)",
+                 options_.admin->host, admin_->port());
+}
+
+std::optional<std::string> supervisor::not_ready() const {
+    if (stopping_)
+        return "draining: the server is stopping";
+    const bool serving = std::any_of(workers_.begin(), workers_.end(),
+                                     [](const worker& w) { return w.ready && !w.stopping; });
+    if (!serving)
+        return "no worker is ready";
+    return std::nullopt;
+}
+
+// A scrape: every ready worker is asked for its page, and the pages are merged with what the
+// workers that have gone counted. It blocks the supervisor's loop for at most scrape_timeout.
+void supervisor::write_metrics(metrics_writer& out) {
+    std::vector<worker*> asked;
+    for (auto& w : workers_) {
+        w.page_fresh = false;
+        if (w.link >= 0 && w.ready &&
+            ::send(w.link, &worker_link::scrape_request, 1, MSG_NOSIGNAL | MSG_DONTWAIT) == 1)
+            asked.push_back(&w);
+    }
+    collect_pages(asked);
+    cli::metrics_merge merged = retired_;
+    for (const auto& w : workers_) {
+        if (w.last_page.empty())
+            continue;
+        const auto page = cli::metrics_page::parse(w.last_page);
+        if (w.page_fresh)
+            merged.add_live(std::to_string(w.pid), page);
+        else
+            merged.add_totals(page); // no answer: its counters as last seen, no gauges
+    }
+    metrics_writer own(metrics_format::prometheus);
+    write_process_metrics(own);
+    merged.add_live("supervisor", cli::metrics_page::parse(std::move(own).finish()));
+    merged.write(out);
+    write_own_metrics(out);
+}
+
+void supervisor::collect_pages(const std::vector<worker*>& asked) {
+    const auto deadline = clock_type::now() + options_.scrape_timeout;
+    for (;;) {
+        std::vector<pollfd> fds;
+        std::vector<worker*> owners;
+        for (worker* w : asked)
+            if (w->link >= 0 && !w->page_fresh) {
+                fds.push_back({w->link, POLLIN, 0});
+                owners.push_back(w);
+            }
+        const auto left = std::chrono::ceil<milliseconds>(deadline - clock_type::now()).count();
+        if (fds.empty() || left <= 0)
+            return;
+        const int n = ::poll(fds.data(), fds.size(), static_cast<int>(left));
+        if (n < 0 && errno != EINTR)
+            return;
+        for (std::size_t i = 0; n > 0 && i < fds.size(); ++i)
+            if (fds[i].revents != 0 && read_link(*owners[i]))
+                handle_inbox(*owners[i]);
+    }
+}
+
+void supervisor::write_own_metrics(metrics_writer& out) const {
+    out.gauge("httpy_workers", "Worker processes, by state.");
+    std::map<std::string_view, std::uint64_t> states{{"ready", 0}, {"starting", 0},
+                                                     {"stopping", 0}};
+    for (const auto& w : workers_)
+        ++states[w.stopping ? "stopping" : w.ready ? "ready" : "starting"];
+    for (const auto& [state, count] : states)
+        out.value(label_set().add("state", state), count);
+    out.counter("httpy_worker_restarts",
+                "Workers replaced, by reason: exited or killed unexpectedly, request limit, "
+                "memory limit, reload.");
+    for (const char* reason : restart_reasons) {
+        const auto it = restarts_.find(reason);
+        out.value(label_set().add("reason", reason),
+                  it == restarts_.end() ? std::uint64_t{0} : it->second);
+    }
 }
 
 } // namespace
 
-void worker_link::send(char message) const noexcept {
-    while (::send(fd_, &message, 1, MSG_NOSIGNAL) < 0 && errno == EINTR) {
+void worker_link::send(std::string_view bytes) const noexcept {
+    while (!bytes.empty()) {
+        const ssize_t n = ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return; // the supervisor has gone
+        bytes.remove_prefix(static_cast<std::size_t>(n));
     }
 }
 
-void worker_link::ready() const noexcept { send(message_ready); }
+void worker_link::send_page(char kind, std::string_view page) const noexcept {
+    char head[frame_head];
+    head[0] = kind;
+    const std::uint64_t length = page.size();
+    std::memcpy(head + 1, &length, sizeof length);
+    std::lock_guard lock(mu_);
+    send({head, sizeof head});
+    send(page);
+}
 
-void worker_link::replace_me() const noexcept { send(message_replace_me); }
+void worker_link::ready() const noexcept {
+    std::lock_guard lock(mu_);
+    send({&message_ready, 1});
+}
+
+void worker_link::replace_me() const noexcept {
+    std::lock_guard lock(mu_);
+    send({&message_replace_me, 1});
+}
+
+void worker_link::send_metrics(std::string_view page) const noexcept {
+    send_page(message_page, page);
+}
+
+void worker_link::send_final_metrics(std::string_view page) const noexcept {
+    send_page(message_final_page, page);
+}
 
 int supervise(const supervisor_options& options,
               const std::function<int(worker_link&)>& worker_main,

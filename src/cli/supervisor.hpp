@@ -1,16 +1,24 @@
 #pragma once
 
+#include "httpy/server_options.hpp"
+
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <mutex>
+#include <optional>
+#include <string_view>
 
 namespace httpy {
 
-/// A worker process's line to its supervisor (a pipe). Thread-safe; every call is one `write`.
+/// A worker process's line to its supervisor (a socket pair). Thread-safe: each message goes
+/// out whole, never interleaved with another.
 class worker_link {
 public:
     explicit worker_link(int fd) noexcept : fd_(fd) {}
+    worker_link(const worker_link&) = delete;
+    worker_link& operator=(const worker_link&) = delete;
 
     /// The worker listens and serves: during a start, the supervisor counts it as up; during a
     /// reload or a recycle, it stops the worker this one replaces.
@@ -20,10 +28,26 @@ public:
     /// successor and stops this worker gracefully once the successor is ready.
     void replace_me() const noexcept;
 
+    /// Answers the supervisor's request for this worker's metrics (`scrape_requested` read it on
+    /// `fd()`) with `page`, Prometheus text.
+    void send_metrics(std::string_view page) const noexcept;
+
+    /// Sends this worker's last metrics page, once its server has stopped: what its counters
+    /// reached, kept by the supervisor once the worker is gone.
+    void send_final_metrics(std::string_view page) const noexcept;
+
+    /// The worker's end of the link, which the supervisor writes `scrape_request` bytes to.
+    int fd() const noexcept { return fd_; }
+
+    /// The byte by which the supervisor asks for a metrics page.
+    static constexpr char scrape_request = 'S';
+
 private:
-    void send(char message) const noexcept;
+    void send(std::string_view bytes) const noexcept;
+    void send_page(char kind, std::string_view page) const noexcept;
 
     int fd_;
+    mutable std::mutex mu_; // one message at a time
 };
 
 struct supervisor_options {
@@ -37,6 +61,13 @@ struct supervisor_options {
     std::chrono::milliseconds stop_timeout{15'000};
     /// How often worker memory is checked.
     std::chrono::milliseconds check_interval{1'000};
+    /// The admin listener the supervisor serves (see `admin_server_options`), or none:
+    /// `/metrics` merged from every worker's page (`worker_link::send_metrics`), `/healthz`,
+    /// and `/readyz`, ready while a worker is ready and no stop has begun.
+    std::optional<server_options> admin;
+    /// How long a scrape waits for the workers' pages; a worker that has not answered by then
+    /// counts with its last page (its counters; its gauges are left out).
+    std::chrono::milliseconds scrape_timeout{1'000};
 };
 
 /// The process that runs no Python itself: forks `options.workers` workers, each of which runs

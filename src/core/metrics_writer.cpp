@@ -110,7 +110,12 @@ void metrics_writer::start(std::string_view name, kind k, std::string_view help)
 }
 
 void metrics_writer::sample_name(std::string_view suffix, std::string_view labels) {
-    out_ += name_;
+    sample_head(name_, suffix, labels);
+}
+
+void metrics_writer::sample_head(std::string_view name, std::string_view suffix,
+                                 std::string_view labels) {
+    out_ += name;
     out_ += suffix;
     if (!labels.empty()) {
         out_ += '{';
@@ -128,6 +133,12 @@ void metrics_writer::value(const label_set& labels, double v) {
 
 void metrics_writer::value(const label_set& labels, std::uint64_t v) {
     sample_name(kind_ == kind::counter ? "_total" : "", labels.text());
+    append_number(out_, v);
+    out_ += '\n';
+}
+
+void metrics_writer::sample(std::string_view name, std::string_view labels, double v) {
+    sample_head(name, "", labels);
     append_number(out_, v);
     out_ += '\n';
 }

@@ -199,3 +199,88 @@ class DrainDelayTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class WorkersTest(unittest.TestCase):
+    """With worker processes the supervisor serves the admin listener: one scrape covers every
+    worker, and no counter goes backwards when workers are reloaded or killed."""
+
+    def setUp(self):
+        self.server = AdminServer("--workers", "2", "--drain-delay", "0.5")
+        self.addCleanup(self.server.stop)
+
+    def hello(self, n):
+        for _ in range(n):
+            self.assertEqual(self.server.request("GET", "/hello/w")[0], 200)
+
+    def total(self, samples=None):
+        samples = samples or scrape(self.server.admin)[1]
+        return value(samples, "http_requests_total", route="/hello/:target", status="200")
+
+    def workers(self):
+        with open(f"/proc/{self.server.proc.pid}/task/{self.server.proc.pid}/children") as f:
+            return [int(p) for p in f.read().split()]
+
+    def wait_ready(self, count, exclude=()):
+        deadline = time.monotonic() + 30
+        while True:
+            _, samples = scrape(self.server.admin)
+            pids = {s.labels["worker"] for s in samples if s.name == "httpy_connections_open"}
+            if (value(samples, "httpy_workers", state="ready") == count
+                    and value(samples, "httpy_workers", state="stopping") == 0
+                    and not pids & {str(p) for p in exclude}):
+                return samples
+            self.assertLess(time.monotonic(), deadline, "workers never became ready")
+            time.sleep(0.1)
+
+    def test_one_scrape_counts_every_worker(self):
+        samples = self.wait_ready(2)
+        self.hello(30)
+        _, samples = scrape(self.server.admin)
+        self.assertEqual(self.total(samples), 30)
+        per_worker = {s.labels["worker"] for s in samples if s.name == "httpy_connections_open"}
+        self.assertEqual(per_worker, {str(p) for p in self.workers()})
+        rss = [s for s in samples if s.name == "process_resident_memory_bytes"]
+        self.assertEqual(len(rss), 3, rss)  # two workers and the supervisor
+        self.assertEqual(metrics_fixture.get(self.server.admin, "/readyz")[0], 200)
+
+    def test_a_reload_between_two_scrapes_loses_no_count(self):
+        self.wait_ready(2)
+        self.hello(20)
+        self.assertEqual(self.total(), 20)
+        old = self.workers()
+        self.server.signal(signal.SIGHUP)
+        samples = self.wait_ready(2, exclude=old)
+        self.assertEqual(self.total(samples), 20)
+        self.assertEqual(value(samples, "httpy_worker_restarts_total", reason="reload"), 2)
+        self.hello(5)
+        self.assertEqual(self.total(), 25)
+
+    def test_a_worker_killed_mid_scrape_never_sends_a_counter_back(self):
+        self.wait_ready(2)
+        self.hello(10)
+        first = self.total()
+        self.assertEqual(first, 10)
+        victim = self.workers()[0]
+        self.hello(6)
+        scraped = []
+        scraper = threading.Thread(target=lambda: scraped.append(self.total()))
+        scraper.start()
+        os.kill(victim, signal.SIGKILL)
+        scraper.join(10)
+        second = self.total()
+        self.assertGreaterEqual(min(scraped + [second]), first)
+        self.assertLessEqual(second, 16)
+        samples = self.wait_ready(2, exclude=[victim])
+        self.assertEqual(value(samples, "httpy_worker_restarts_total", reason="killed"), 1)
+        self.hello(4)
+        self.assertGreaterEqual(self.total(), second + 4)
+
+    def test_readiness_fails_as_soon_as_the_stop_begins(self):
+        self.wait_ready(2)
+        self.server.signal(signal.SIGTERM)
+        deadline = time.monotonic() + 0.4  # inside the workers' drain delay
+        status, _, body = metrics_fixture.get(self.server.admin, "/readyz")
+        self.assertLess(time.monotonic(), deadline + 0.5)
+        self.assertEqual((status, body), (503, "draining: the server is stopping\n"))
+        self.assertEqual(self.server.wait_exit(), 0)
