@@ -173,6 +173,10 @@ void add_serve_command(CLI::App& cli, serve_options& serve, std::string& bind,
     cmd->add_option("--drain-timeout", d.drain_timeout,
                     "Seconds in-flight requests get to finish on SIGTERM/SIGINT")
         ->capture_default_str()->check(duration_seconds)->envname("HTTPY_DRAIN_TIMEOUT");
+    cmd->add_flag("--reload", serve.reload,
+                  "Development: replace the workers when a .py file under the app's folder "
+                  "changes (code that fails to import keeps the old ones serving)")
+        ->envname("HTTPY_RELOAD");
     cmd->add_option("--drain-delay", d.drain_delay,
                     "Seconds, on SIGTERM/SIGINT, that /readyz fails while the server still serves "
                     "(every response with Connection: close) before the drain starts")

@@ -29,6 +29,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <filesystem>
 #include <csignal>
 #include <chrono>
 #include <memory>
@@ -247,7 +248,21 @@ int reporting_setup_errors(const server_options& http, Function serve_or_supervi
 }
 
 bool supervised(const serve_options& options) {
-    return options.workers > 0 || options.max_requests > 0 || options.max_worker_memory_mib > 0;
+    return options.workers > 0 || options.max_requests > 0 || options.max_worker_memory_mib > 0 ||
+           options.reload;
+}
+
+// The folder `--reload` watches: the app file's, or for a module the current folder, where
+// Python finds it.
+std::string source_folder(const std::string& handler) {
+    namespace fs = std::filesystem;
+    std::string file = handler.substr(0, handler.rfind(':') == std::string::npos
+                                             ? handler.size()
+                                             : handler.rfind(':'));
+    std::error_code ec;
+    if (file.ends_with(".py"))
+        return fs::absolute(fs::path(file).parent_path(), ec).lexically_normal().string();
+    return fs::current_path(ec).string();
 }
 
 // A supervisor with worker processes that share the reserved port with SO_REUSEPORT.
@@ -260,6 +275,8 @@ int supervise_workers(const serve_options& options) {
     supervision.workers = std::max<std::size_t>(options.workers, 1);
     supervision.max_worker_memory = options.max_worker_memory_mib << 20;
     supervision.stop_timeout = options.drain_delay + options.http.drain_timeout + stop_margin;
+    if (options.reload)
+        supervision.watch_sources = source_folder(options.app.handler);
     if (!options.admin_bind.empty()) {
         server_options where;
         parse_bind(options.admin_bind, where, "--admin-bind");

@@ -31,6 +31,9 @@ struct serve_options {
     /// A worker is replaced when its resident memory passes this many MiB; 0: never. Implies a
     /// supervisor.
     std::uint64_t max_worker_memory_mib = 0;
+    /// Development: replace the workers when a Python source under the app's folder changes
+    /// (see `supervisor_options::watch_sources`). Implies a supervisor.
+    bool reload = false;
     /// `HOST:PORT` of the admin listener (`/metrics`, `/healthz`, `/readyz`); empty: none.
     std::string admin_bind;
     /// On SIGTERM, how long `/readyz` fails while the server still serves (every response with

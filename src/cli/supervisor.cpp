@@ -1,6 +1,7 @@
 #include "cli/supervisor.hpp"
 
 #include "cli/metrics_merge.hpp"
+#include "cli/source_watch.hpp"
 #include "httpy/admin.hpp"
 #include "httpy/config_error.hpp"
 #include "httpy/metrics.hpp"
@@ -9,6 +10,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -114,6 +116,8 @@ private:
     void on_ready(worker& w);
     void replace(worker& w, const char* reason);
     void start_admin();
+    void start_source_watch();
+    void watch_sources();
     void write_metrics(metrics_writer& out);
     void collect_pages(const std::vector<worker*>& asked);
     void write_own_metrics(metrics_writer& out) const;
@@ -122,7 +126,7 @@ private:
     void kill_overdue(clock_type::time_point now);
     void begin_stop();
     void stop_at_once(int signal);
-    void reload();
+    void reload(const char* cause);
     void check_memory();
     int poll_timeout(clock_type::time_point now) const;
     worker* find(pid_t pid);
@@ -150,6 +154,9 @@ private:
     router admin_routes_;
     std::unique_ptr<server> admin_;
     cli::metrics_merge retired_; // the counters of workers that have gone
+    std::unique_ptr<cli::source_watch> sources_;
+    std::unique_ptr<net::posix::stream_descriptor> sources_watch_; // on a dup of sources_->fd()
+    net::steady_timer reload_after_{ioc_};
     std::map<std::string, std::uint64_t, std::less<>> restarts_;
 };
 
@@ -171,6 +178,7 @@ int supervisor::run() {
     signal_watch_ = std::make_unique<net::posix::stream_descriptor>(ioc_, signals_);
     watch_signals();
     start_admin();
+    start_source_watch();
     for (std::size_t i = 0; i < options_.workers; ++i)
         spawn(0);
     while (!(stopping_ && workers_.empty())) {
@@ -194,6 +202,7 @@ int supervisor::run() {
         }
     }
     admin_.reset();
+    sources_watch_.reset();
     signal_watch_.reset(); // closes signals_
     ::sigprocmask(SIG_SETMASK, &previous_, nullptr);
     return forced_.value_or(failed_.value_or(0));
@@ -312,7 +321,7 @@ void supervisor::on_signals() {
             }
             break;
         case SIGHUP:
-            reload();
+            reload("SIGHUP");
             break;
         case SIGUSR1: // logrotate's reopen: each worker reopens its own access log
             for (const auto& w : workers_)
@@ -526,18 +535,18 @@ void supervisor::stop_at_once(int signal) {
     }
 }
 
-void supervisor::reload() {
+void supervisor::reload(const char* cause) {
     if (stopping_)
         return;
     if (!started_) {
-        spdlog::warn("SIGHUP before every worker was ready: ignored");
+        spdlog::warn("{} before every worker was ready: no reload", cause);
         return;
     }
     std::vector<worker*> current;
     for (auto& w : workers_)
         if (!w.stopping && !w.succeeded_by && w.replaces == 0)
             current.push_back(&w);
-    spdlog::info("SIGHUP: reloading: {} new workers replace the running ones as they get ready",
+    spdlog::info("{}: reloading: {} new workers replace the running ones as they get ready", cause,
                  current.size());
     for (worker* w : current)
         replace(*w, "reload");
@@ -575,6 +584,33 @@ void supervisor::start_admin() {
     }
     spdlog::info("admin listener on http://{}:{} (/metrics of every worker, /healthz, /readyz)",
                  options_.admin->host, admin_->port());
+}
+
+void supervisor::start_source_watch() {
+    if (options_.watch_sources.empty())
+        return;
+    sources_ = std::make_unique<cli::source_watch>(options_.watch_sources);
+    sources_watch_ = std::make_unique<net::posix::stream_descriptor>(ioc_, ::dup(sources_->fd()));
+    spdlog::info("watching {} folders under {} for changes to .py files", sources_->folders(),
+                 options_.watch_sources);
+    watch_sources();
+}
+
+// A burst of changes (an editor's save, a checkout) reloads once, 200 ms after the last.
+void supervisor::watch_sources() {
+    sources_watch_->async_wait(net::posix::descriptor_base::wait_read,
+                               [this](boost::system::error_code ec) {
+                                   if (ec)
+                                       return;
+                                   if (sources_->changed()) {
+                                       reload_after_.expires_after(milliseconds(200));
+                                       reload_after_.async_wait([this](boost::system::error_code e) {
+                                           if (!e)
+                                               reload("a Python source changed");
+                                       });
+                                   }
+                                   watch_sources();
+                               });
 }
 
 std::optional<std::string> supervisor::not_ready() const {

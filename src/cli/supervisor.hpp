@@ -8,6 +8,7 @@
 #include <functional>
 #include <mutex>
 #include <optional>
+#include <string>
 #include <string_view>
 
 namespace httpy {
@@ -65,6 +66,10 @@ struct supervisor_options {
     /// `/metrics` merged from every worker's page (`worker_link::send_metrics`), `/healthz`,
     /// and `/readyz`, ready while a worker is ready and no stop has begun.
     std::optional<server_options> admin;
+    /// A folder whose Python sources are watched (`--reload`): when a `.py` file under it is
+    /// created, changed, moved or deleted, every worker is replaced as on SIGHUP (after 200 ms
+    /// without further changes); empty: none.
+    std::string watch_sources;
     /// How long a scrape waits for the workers' pages; a worker that has not answered by then
     /// counts with its last page (its counters; its gauges are left out).
     std::chrono::milliseconds scrape_timeout{1'000};

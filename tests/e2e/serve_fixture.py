@@ -76,15 +76,17 @@ def alive(pid):
 
 
 class Server:
-    """`httpy serve HANDLER --bind 127.0.0.1:0 OPTIONS...`; use as a context manager or call
-    `stop()` (which asserts exit code 0 within the drain deadline)."""
+    """`httpy serve HANDLER --bind BIND OPTIONS...` (BIND: 127.0.0.1:0 unless given); use as a
+    context manager or call `stop()` (which asserts exit code 0 within the drain deadline)."""
 
-    def __init__(self, handler=APP, *options, env=None):
+    def __init__(self, handler=APP, *options, env=None, bind="127.0.0.1:0"):
         self.handler = handler
         self.options = [str(o) for o in options]
         self.drain = 10.0
         if "--drain-timeout" in self.options:
             self.drain = float(self.options[self.options.index("--drain-timeout") + 1])
+        if "--drain-delay" in self.options:
+            self.drain += float(self.options[self.options.index("--drain-delay") + 1])
         self._lines = []
         self._cond = threading.Condition()
         self._eof = False
@@ -92,7 +94,7 @@ class Server:
         full_env = dict(os.environ)
         full_env.update(env or {})
         self.proc = subprocess.Popen(
-            [HTTPY, "serve", handler, "--bind", "127.0.0.1:0", *self.options],
+            [HTTPY, "serve", handler, "--bind", bind, *self.options],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
             env=full_env)
         self._reader = threading.Thread(target=self._drain, daemon=True)
