@@ -21,11 +21,12 @@ RUN BUILD_TARGETS=httpy_cli scripts/build \
 # ---- runtime: the binary, the example and the shared libraries it links -----------------------
 FROM debian:bookworm AS runtime
 # The Debian runtime packages of what `ldd httpy` resolves to (libc6, libgcc-s1 and libstdc++6
-# are in the base image already): CPython 3.11 and its standard library, spdlog, fmt.
+# are in the base image already): CPython 3.11 and its standard library, spdlog, fmt, OpenSSL 3
+# (HTTPS).
 # python3.11-minimal gives /usr/bin/python3.11 for the HEALTHCHECK (the image has no curl).
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-        libpython3.11 libspdlog1.10 libfmt9 python3.11-minimal \
+        libpython3.11 libspdlog1.10 libfmt9 libssl3 python3.11-minimal \
  && rm -rf /var/lib/apt/lists/*
 RUN useradd --system --uid 10001 --user-group --home-dir /app --no-create-home \
         --shell /usr/sbin/nologin httpy

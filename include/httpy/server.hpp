@@ -23,9 +23,12 @@ class router;
 /// Requires: `ioc` and `routes` outlive the server; `routes` is not changed while it runs.
 class server {
 public:
+    /// With `options.certfile` it serves HTTPS (see `server_options::certfile`).
     /// Throws: config_error when `options.forwarded_allow_ips` holds an entry that is neither an
-    /// address nor a range, when `options.access_log_format` is not a format, or when the
-    /// access log file cannot be opened.
+    /// address nor a range, when `options.access_log_format` is not a format, when the
+    /// access log file cannot be opened, or when a TLS file cannot be read, holds no PEM
+    /// certificate or key, or has a key that does not match the certificate (the message names
+    /// the file).
     server(boost::asio::io_context& ioc, const router& routes, server_options options = {});
     ~server();
     server(const server&) = delete;
@@ -54,6 +57,15 @@ public:
     /// balancer (`--drain-delay`), so keep-alive clients and proxies move to other instances
     /// before the listener closes. Thread-safe.
     void end_keep_alive() noexcept;
+
+    /// True when the server speaks TLS (`server_options::certfile` is set).
+    bool tls() const noexcept;
+
+    /// Reads the TLS certificate, key and CA files again: the connections accepted from now on
+    /// use them; those open carry on with what they started with. Nothing without TLS.
+    /// Thread-safe.
+    /// Throws: config_error, as the constructor, and the files in use before then stay in use.
+    void reload_tls();
 
     /// Reopens the access log's file at its path (after logrotate moved it); the lines written
     /// meanwhile go to the old file or the new one, none is lost. Nothing for the standard

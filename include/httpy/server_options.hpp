@@ -61,6 +61,17 @@ struct server_options {
     /// Count requests by method, route and status, their durations and body sizes, and the
     /// requests refused, for `server::write_metrics`. Off: `write_metrics` writes only the gauges.
     bool metrics = false;
+    /// HTTPS: the PEM certificate (the server's first, then its chain) and its PEM private key;
+    /// `keyfile` may stay empty when the key is in `certfile`. Empty `certfile`: plain HTTP.
+    /// TLS 1.2 and 1.3 only, with Mozilla's "intermediate" ciphers, ALPN `http/1.1`; read when the
+    /// server is made and again by `server::reload_tls` (docs/configuration.md, TLS).
+    std::string certfile;
+    std::string keyfile;
+    /// With TLS, the PEM CA certificates that client certificates are verified against; set, a
+    /// client without a certificate they sign is refused in the handshake. Empty: none asked for.
+    std::string ca_certs;
+    /// With TLS, time a client has to complete the handshake once connected; then it is closed.
+    std::chrono::milliseconds tls_handshake_timeout{10'000};
     /// Listen with `SO_REUSEPORT`, so worker processes can each listen on the same port and the
     /// kernel spreads new connections over them.
     bool reuse_port = false;

@@ -6,6 +6,7 @@
 #include "httpy/config_error.hpp"
 #include "httpy/interpreter.hpp"
 #include "server/forwarded.hpp"
+#include "server/tls_context.hpp"
 #include "httpy/version.hpp"
 
 #include <CLI/CLI.hpp>
@@ -107,8 +108,27 @@ void add_call_command(CLI::App& cli, call_options& call) {
 
 struct serve_durations {
     double handler_timeout, header_timeout, body_timeout, idle_timeout, write_timeout, drain_timeout,
-        drain_delay;
+        drain_delay, tls_handshake_timeout;
 };
+
+// HTTPS: the certificate and key, client certificates, the handshake's timeout.
+void add_tls_options(CLI::App* cmd, httpy::server_options& http, serve_durations& d) {
+    cmd->add_option("--certfile", http.certfile,
+                    "Serve HTTPS with this PEM certificate (followed by its chain); SIGHUP "
+                    "reloads it")
+        ->envname("HTTPY_CERTFILE");
+    cmd->add_option("--keyfile", http.keyfile,
+                    "The unencrypted PEM private key of --certfile (default: in the certificate "
+                    "file)")
+        ->envname("HTTPY_KEYFILE");
+    cmd->add_option("--ca-certs", http.ca_certs,
+                    "HTTPS: require a client certificate signed by one of these PEM CA "
+                    "certificates")
+        ->envname("HTTPY_CA_CERTS");
+    cmd->add_option("--tls-handshake-timeout", d.tls_handshake_timeout,
+                    "Seconds a client has to complete the TLS handshake")
+        ->capture_default_str()->check(duration_seconds)->envname("HTTPY_TLS_HANDSHAKE_TIMEOUT");
+}
 
 void add_serve_command(CLI::App& cli, serve_options& serve, std::string& bind,
                        serve_durations& d) {
@@ -197,6 +217,7 @@ void add_serve_command(CLI::App& cli, serve_options& serve, std::string& bind,
                     "The access log's lines: common, combined, json, or a template such as "
                     "'{client} {method} {target} {status} {duration_ms}'")
         ->capture_default_str()->envname("HTTPY_ACCESS_LOG_FORMAT");
+    add_tls_options(cmd, http, d);
     cmd->add_flag("--body-bytes", python.body_as_bytes, "Hand the body to Python as bytes, not str")
         ->envname("HTTPY_BODY_BYTES");
     cmd->add_option("--max-response", python.max_response_bytes,
@@ -236,7 +257,7 @@ int main(int argc, char** argv) {
     serve_durations d{ms(serve.python.handler_timeout), ms(serve.http.header_timeout),
                       ms(serve.http.body_timeout),      ms(serve.http.idle_timeout),
                       ms(serve.http.write_timeout),     ms(serve.http.drain_timeout),
-                      ms(serve.drain_delay)};
+                      ms(serve.drain_delay),            ms(serve.http.tls_handshake_timeout)};
     add_serve_command(cli, serve, bind, d);
 
     try {
@@ -247,6 +268,8 @@ int main(int argc, char** argv) {
             if (!serve.admin_bind.empty())
                 httpy::cli::parse_bind(serve.admin_bind, admin, "--admin-bind");
             httpy::detail::trusted_proxies{serve.http.forwarded_allow_ips}; // checked early
+            if (auto tls = httpy::detail::tls_files_of(serve.http)) // before Python, and workers
+                httpy::detail::load_tls_context(*tls);
         }
     } catch (const CLI::ParseError& e) {
         return cli.exit(e) == 0 ? 0 : 2;
@@ -263,7 +286,8 @@ int main(int argc, char** argv) {
          {std::pair{&serve.python.handler_timeout, d.handler_timeout},
           {&serve.http.header_timeout, d.header_timeout}, {&serve.http.body_timeout, d.body_timeout},
           {&serve.http.idle_timeout, d.idle_timeout}, {&serve.http.write_timeout, d.write_timeout},
-          {&serve.http.drain_timeout, d.drain_timeout}, {&serve.drain_delay, d.drain_delay}})
+          {&serve.http.drain_timeout, d.drain_timeout}, {&serve.drain_delay, d.drain_delay},
+          {&serve.http.tls_handshake_timeout, d.tls_handshake_timeout}})
         seconds_option{*target, seconds}.apply();
     return ended(httpy::cli::run_serve(serve));
 }

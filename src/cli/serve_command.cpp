@@ -181,6 +181,21 @@ std::unique_ptr<admin_listener> start_admin(net::io_context& ioc, const serve_op
     return admin;
 }
 
+// SIGHUP in a single process: the connections accepted from now on get the TLS files as they are
+// now; a file that does not load leaves the certificate in use as it was.
+void reload_tls(server& http) {
+    if (!http.tls()) {
+        spdlog::info("signal {}: nothing to reload (no TLS); serving on", SIGHUP);
+        return;
+    }
+    try {
+        http.reload_tls();
+        spdlog::info("signal {}: TLS certificate reloaded; new connections use it", SIGHUP);
+    } catch (const config_error& e) {
+        spdlog::error("signal {}: {}; the certificate in use stays", SIGHUP, e.what());
+    }
+}
+
 // Serves in this process; `supervisor` is set in a worker process.
 int serve(const serve_options& options, const worker_link* supervisor) {
     catch_stop_signals_early(supervisor != nullptr); // before any thread, import or listen
@@ -203,9 +218,18 @@ int serve(const serve_options& options, const worker_link* supervisor) {
                                   : start_admin(ioc, options, http, application.python(),
                                                 stop.draining());
     io_pool pool(ioc, options.http.io_threads, &application.python());
+    // Before the start-up line, which tells a client (and tests) that signals are taken.
+    stop_signals signals(
+        ioc, supervisor != nullptr, [&](int signal) { stop(signal); },
+        [&] {
+            spdlog::info("signal {}: reopening the access log", SIGUSR1);
+            http.reopen_access_log();
+        },
+        [&] { reload_tls(http); });
     const python_function& handler = application.handler_function();
-    spdlog::info("{} on http://{}:{} ({} app {}:{}; {}; {} IO threads, {} Python threads)",
-                 supervisor ? "serving" : "httpy listening", options.http.host, http.port(),
+    spdlog::info("{} on {}://{}:{} ({} app {}:{}; {}; {} IO threads, {} Python threads)",
+                 supervisor ? "serving" : "httpy listening", http.tls() ? "https" : "http",
+                 options.http.host, http.port(),
                  to_string(application.interface()), handler.module, handler.function,
                  application.has_init()
                      ? std::to_string(application.routes().routes().size()) +
@@ -222,13 +246,6 @@ int serve(const serve_options& options, const worker_link* supervisor) {
             net::co_spawn(ioc, watch_request_limit(http, options.max_requests, *supervisor),
                           net::detached);
     }
-
-    stop_signals signals(
-        ioc, supervisor != nullptr, [&](int signal) { stop(signal); },
-        [&] {
-            spdlog::info("signal {}: reopening the access log", SIGUSR1);
-            http.reopen_access_log();
-        });
     pool.run();
     spdlog::info("stopped");
     return 0;
@@ -289,8 +306,9 @@ int supervise_workers(const serve_options& options) {
             return reporting_setup_errors(worker.http, [&] { return serve(worker, &link); });
         },
         [&] {
-            spdlog::info("httpy listening on http://{}:{} ({} worker processes, supervisor {})",
-                         worker.http.host, worker.http.port, supervision.workers, ::getpid());
+            spdlog::info("httpy listening on {}://{}:{} ({} worker processes, supervisor {})",
+                         worker.http.certfile.empty() ? "http" : "https", worker.http.host,
+                         worker.http.port, supervision.workers, ::getpid());
         });
 }
 

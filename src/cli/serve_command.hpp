@@ -41,8 +41,9 @@ struct serve_options {
     std::chrono::milliseconds drain_delay{0};
 };
 
-/// Serves until SIGINT or SIGTERM, then stops gracefully; with worker processes (see
-/// `serve_options::workers`), supervises them (`supervise`): SIGHUP reloads.
+/// Serves until SIGINT or SIGTERM, then stops gracefully; SIGHUP reads the TLS certificate
+/// again for new connections. With worker processes (see `serve_options::workers`), supervises
+/// them (`supervise`): SIGHUP reloads them (the app and the certificate).
 /// Returns: 0 after a graceful stop, 2 for a setup error (bad handler, init or address), reported
 /// in one log line before the port is bound.
 int run_serve(const serve_options& options);

@@ -2,15 +2,22 @@
 
 #include "httpy/server_options.hpp"
 
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/stream.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
 
 #include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
+#include <tuple>
 
 namespace httpy {
 class router;
@@ -30,8 +37,30 @@ inline constexpr std::chrono::milliseconds fresh_connection_grace{1000};
 /// their cancelled calls (and a response being written to finish) before they are closed.
 inline constexpr std::chrono::milliseconds close_grace{500};
 
+/// TLS over a connection's socket: the socket stays the connection's, so timeouts, cancellation
+/// and closing work on it alike for both kinds of connection.
+using tls_stream = boost::asio::ssl::stream<boost::asio::ip::tcp::socket&>;
+
+/// What a read or a write completes with: the error, and the bytes moved.
+using io_result = std::tuple<boost::system::error_code, std::size_t>;
+
+struct connection;
+
+/// A TLS connection's read and write (see `connection::read_some` and `write`): coroutines of
+/// their own, so that the code of Asio's TLS operations stays out of the functions that plain
+/// HTTP runs through (the first is in tls_session.cpp). Requires: `conn.tls` is set; on the
+/// connection's strand.
+boost::asio::awaitable<io_result> tls_read_some(connection& conn,
+                                                boost::asio::mutable_buffer buffer);
+template <class ConstBuffers>
+boost::asio::awaitable<io_result> tls_write(connection& conn, ConstBuffers buffers);
+
 /// One client connection, shared by its session and the server's registry (graceful stop and
 /// timeouts).
+///
+/// Reads and writes go through `read_some` and `write`, which take the TLS stream when there is
+/// one and the socket otherwise: one branch, no virtual call, no allocation, so plain HTTP pays
+/// nothing for TLS.
 ///
 /// Timeouts use a deadline per connection that the server's sweeper checks a few times a
 /// second, rather than a timer per operation: setting one is a store, not a timer-queue update
@@ -39,7 +68,11 @@ inline constexpr std::chrono::milliseconds close_grace{500};
 struct connection {
     using clock = std::chrono::steady_clock;
 
-    explicit connection(boost::asio::ip::tcp::socket s) : socket(std::move(s)) {
+    /// `secure`: the SSL context of a TLS connection (its handshake is the session's to run), or
+    /// null for plain HTTP.
+    connection(boost::asio::ip::tcp::socket s,
+               std::shared_ptr<boost::asio::ssl::context> secure = nullptr)
+        : socket(std::move(s)), tls_context(std::move(secure)) {
         boost::system::error_code ec;
         if (auto peer = socket.remote_endpoint(ec); !ec) {
             remote_address = peer.address().to_string();
@@ -68,12 +101,51 @@ struct connection {
                                       : remote_address + ":" + std::to_string(remote_port);
     }
 
+    /// Reads some bytes into `buffer`: decrypted ones over TLS, else from the socket.
+    /// Requires: on the connection's strand.
+    boost::asio::awaitable<io_result> read_some(boost::asio::mutable_buffer buffer) {
+        if (tls)
+            return tls_read_some(*this, buffer);
+        return socket.async_read_some(buffer, boost::asio::as_tuple(boost::asio::use_awaitable));
+    }
+
+    /// Writes all of `buffers` (`boost::asio::async_write`), over TLS when the connection has
+    /// it. Requires: on the connection's strand.
+    template <class ConstBuffers>
+    boost::asio::awaitable<io_result> write(const ConstBuffers& buffers) {
+        if (tls)
+            return tls_write(*this, buffers);
+        return boost::asio::async_write(socket, buffers,
+                                        boost::asio::as_tuple(boost::asio::use_awaitable));
+    }
+
+    /// Bytes received and not read yet: in the socket and, over TLS, held by TLS.
+    /// Requires: on the connection's strand.
+    std::size_t unread() {
+        boost::system::error_code ignored;
+        return socket.available(ignored) + tls_pending();
+    }
+
+    /// Bytes TLS has taken from the socket and not given out yet (encrypted ones counted as they
+    /// are, whatever they decrypt to); 0 for plain HTTP. Requires: on the connection's strand.
+    std::size_t tls_pending() {
+        if (!tls)
+            return 0;
+        SSL* ssl = tls->native_handle();
+        return BIO_ctrl_pending(SSL_get_rbio(ssl)) + (SSL_has_pending(ssl) ? 1 : 0);
+    }
+
     /// True when the deadline has passed.
     bool expired(clock::time_point now) const {
         return now.time_since_epoch().count() >= deadline.load(std::memory_order_relaxed);
     }
 
     boost::asio::ip::tcp::socket socket;
+    /// The SSL context a TLS connection started with (kept while it is open: a reload makes
+    /// another for new connections), and its stream once the session has made it; null and
+    /// empty for plain HTTP.
+    std::shared_ptr<boost::asio::ssl::context> tls_context;
+    std::optional<tls_stream> tls;
     /// The two ends, read once at accept (empty and 0 when the socket could not tell).
     std::string remote_address;
     unsigned short remote_port = 0;
@@ -98,6 +170,12 @@ struct connection {
     /// client closing meanwhile acts only for the call it was set for.
     std::uint64_t calls = 0;
 };
+
+template <class ConstBuffers>
+boost::asio::awaitable<io_result> tls_write(connection& conn, ConstBuffers buffers) {
+    co_return co_await boost::asio::async_write(*conn.tls, buffers,
+                                                boost::asio::as_tuple(boost::asio::use_awaitable));
+}
 
 /// What every session of one server shares.
 struct session_context {

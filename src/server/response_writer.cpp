@@ -14,11 +14,14 @@
 #include <spdlog/spdlog.h>
 
 #include <sys/sendfile.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <array>
 #include <cerrno>
 #include <charconv>
+#include <cstring>
+#include <memory>
 #include <optional>
 #include <string_view>
 
@@ -34,6 +37,9 @@ constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
 // Bytes one sendfile call may move: large enough for few calls, small enough that one slow
 // file does not keep the strand from its other work for long.
 constexpr std::size_t sendfile_step = 1024 * 1024;
+// Bytes of a file read at a time to be written through TLS (which sendfile cannot do): four
+// records of the largest size.
+constexpr std::size_t tls_file_step = 64 * 1024;
 
 // An operation cancelled because the connection's deadline passed is a timeout.
 error_code timed(const connection& conn, const error_code& ec) {
@@ -76,8 +82,10 @@ public:
 private:
     net::awaitable<bool> send(std::string_view head, std::string_view data);
     net::awaitable<bool> send_file(const body_file& file);
+    net::awaitable<bool> send_file_through_tls(const body_file& file);
     net::awaitable<bool> send_stream(body_stream& stream, std::uint64_t sent);
     void log_failed_write(const error_code& ec) const;
+    bool file_ended_short(std::uint64_t left) const;
 
     connection& conn_;
     const server_options& options_;
@@ -118,7 +126,7 @@ net::awaitable<bool> writer::send(std::string_view head, std::string_view data) 
                    net::buffer("\r\n", 2)};
     }
     conn_.expire_after(options_.write_timeout);
-    auto [ec, n] = co_await net::async_write(conn_.socket, buffers, use_tuple);
+    auto [ec, n] = co_await conn_.write(buffers);
     if (ec) {
         log_failed_write(ec);
         co_return false;
@@ -128,6 +136,8 @@ net::awaitable<bool> writer::send(std::string_view head, std::string_view data) 
 }
 
 net::awaitable<bool> writer::send_file(const body_file& file) {
+    if (conn_.tls)
+        co_return co_await send_file_through_tls(file);
     error_code ec;
     conn_.socket.native_non_blocking(true, ec);
     auto offset = static_cast<off_t>(file.offset());
@@ -139,9 +149,7 @@ net::awaitable<bool> writer::send_file(const body_file& file) {
             left -= static_cast<std::uint64_t>(n);
             body_bytes_ += static_cast<std::uint64_t>(n);
         } else if (n == 0) {
-            spdlog::warn("{}: the file being sent ended {} bytes short of its length; closing",
-                         conn_.peer(), left);
-            co_return false;
+            co_return file_ended_short(left);
         } else if (errno == EAGAIN) {
             conn_.expire_after(options_.write_timeout);
             std::tie(ec) = co_await conn_.socket.async_wait(net::socket_base::wait_write, use_tuple);
@@ -152,6 +160,37 @@ net::awaitable<bool> writer::send_file(const body_file& file) {
     if (ec) {
         log_failed_write(ec);
         co_return false;
+    }
+    co_return true;
+}
+
+// The file region read into a buffer a step at a time, each step written through TLS.
+net::awaitable<bool> writer::send_file_through_tls(const body_file& file) {
+    const auto buffer = std::make_unique_for_overwrite<char[]>(tls_file_step);
+    auto offset = static_cast<off_t>(file.offset());
+    std::uint64_t left = file.length();
+    while (left > 0) {
+        const auto step = static_cast<std::size_t>(std::min<std::uint64_t>(left, tls_file_step));
+        const ssize_t n = ::pread(file.fd(), buffer.get(), step, offset);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            spdlog::warn("{}: reading the file being sent failed: {}; closing", conn_.peer(),
+                         std::strerror(errno));
+            co_return false;
+        }
+        if (n == 0)
+            co_return file_ended_short(left);
+        conn_.expire_after(options_.write_timeout);
+        auto [ec, written] = co_await conn_.write(
+            net::buffer(buffer.get(), static_cast<std::size_t>(n)));
+        if (ec) {
+            log_failed_write(ec);
+            co_return false;
+        }
+        offset += n;
+        left -= static_cast<std::uint64_t>(n);
+        body_bytes_ += static_cast<std::uint64_t>(n);
     }
     co_return true;
 }
@@ -190,12 +229,19 @@ net::awaitable<bool> writer::send_stream(body_stream& stream, std::uint64_t sent
         co_return true;
     static constexpr std::string_view last_chunk = "0\r\n\r\n";
     conn_.expire_after(options_.write_timeout);
-    auto [ec, n] = co_await net::async_write(conn_.socket, net::buffer(last_chunk), use_tuple);
+    auto [ec, n] = co_await conn_.write(net::buffer(last_chunk));
     if (ec) {
         log_failed_write(ec);
         co_return false;
     }
     co_return true;
+}
+
+// A file that ends before the length announced (truncated meanwhile): the body is cut.
+bool writer::file_ended_short(std::uint64_t left) const {
+    spdlog::warn("{}: the file being sent ended {} bytes short of its length; closing",
+                 conn_.peer(), left);
+    return false;
 }
 
 void writer::log_failed_write(const error_code& ec) const {

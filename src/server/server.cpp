@@ -6,6 +6,7 @@
 #include "server/access_log.hpp"
 #include "server/forwarded.hpp"
 #include "server/http_metrics.hpp"
+#include "server/tls_context.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/cancellation_type.hpp>
@@ -33,6 +34,16 @@ namespace net = boost::asio;
 using tcp = net::ip::tcp;
 using boost::system::error_code;
 
+namespace {
+
+// The context new connections start with, when `options` asks for TLS.
+std::unique_ptr<detail::tls_context> make_tls(const server_options& options) {
+    auto files = detail::tls_files_of(options);
+    return files ? std::make_unique<detail::tls_context>(std::move(*files)) : nullptr;
+}
+
+} // namespace
+
 struct server::state : std::enable_shared_from_this<server::state> {
     state(net::io_context& io, const router& routes, server_options o)
         : ioc(io), options(std::move(o)),
@@ -42,7 +53,7 @@ struct server::state : std::enable_shared_from_this<server::state> {
                   ? nullptr
                   : std::make_unique<detail::access_log>(
                         options.access_log, detail::access_log_format(options.access_log_format))),
-          context{routes, options, metrics.get(), proxies, log.get()},
+          tls(make_tls(options)), context{routes, options, metrics.get(), proxies, log.get()},
           acceptor(net::make_strand(io)),
           drain_timer(acceptor.get_executor()), sweep_timer(acceptor.get_executor()),
           accept_pause(acceptor.get_executor()) {}
@@ -52,6 +63,7 @@ struct server::state : std::enable_shared_from_this<server::state> {
     std::unique_ptr<detail::http_metrics> metrics;
     detail::trusted_proxies proxies;
     std::unique_ptr<detail::access_log> log;
+    std::unique_ptr<detail::tls_context> tls; // null for plain HTTP
     detail::session_context context;
     tcp::acceptor acceptor;
     net::steady_timer drain_timer;
@@ -67,6 +79,7 @@ struct server::state : std::enable_shared_from_this<server::state> {
 
     net::awaitable<void> accept_loop();
     void start_session(tcp::socket socket);
+    void refuse_over_limit(detail::connection& conn);
     void end_session(const std::shared_ptr<detail::connection>& conn);
     void accept_backlog();
     void sweep();
@@ -123,7 +136,8 @@ void server::state::start_session(tcp::socket socket) {
     // Responses go out whole in one write: Nagle would only hold pipelined ones back ~40 ms.
     error_code ignored;
     socket.set_option(tcp::no_delay(true), ignored);
-    auto conn = std::make_shared<detail::connection>(std::move(socket));
+    auto conn = std::make_shared<detail::connection>(std::move(socket),
+                                                     tls ? tls->current() : nullptr);
     {
         std::lock_guard lock(mu);
         if (stopped)
@@ -131,9 +145,7 @@ void server::state::start_session(tcp::socket socket) {
         // Accepted while stopping: answered with Connection: close, like every request now.
         conn->closing = stopping;
         if (open.size() >= options.max_connections) {
-            spdlog::warn("{} connections open, the limit; answering 503", open.size());
-            auto executor = conn->socket.get_executor();
-            net::co_spawn(executor, refuse(std::move(conn->socket)), net::detached);
+            refuse_over_limit(*conn);
             return;
         }
         open.insert(conn);
@@ -149,6 +161,20 @@ void server::state::start_session(tcp::socket socket) {
                       }
                       self->end_session(conn);
                   });
+}
+
+// Requires: mu held. A TLS client could not read a plain 503 (and a handshake to send it would
+// cost what the limit is there to save): it is closed with nothing sent.
+void server::state::refuse_over_limit(detail::connection& conn) {
+    if (tls) {
+        spdlog::warn("{} connections open, the limit; closing a new TLS connection", open.size());
+        error_code ignored;
+        conn.socket.close(ignored);
+        return;
+    }
+    spdlog::warn("{} connections open, the limit; answering 503", open.size());
+    auto executor = conn.socket.get_executor();
+    net::co_spawn(executor, refuse(std::move(conn.socket)), net::detached);
 }
 
 void server::state::end_session(const std::shared_ptr<detail::connection>& conn) {
@@ -221,7 +247,7 @@ void server::state::close_idle() {
         // On the connection's strand, where `idle` cannot change under us.
         net::post(conn->socket.get_executor(), [conn] {
             error_code ec;
-            if (!conn->idle || conn->socket.available(ec) > 0)
+            if (!conn->idle || conn->unread() > 0)
                 return;
             // A connection that has sent nothing yet may have its request on the way (accepted
             // from the backlog a moment ago): it gets a short grace, as Go's Shutdown gives
@@ -304,6 +330,13 @@ std::uint64_t server::requests() const noexcept {
 
 void server::end_keep_alive() noexcept {
     state_->context.keep_alive_ended.store(true, std::memory_order_relaxed);
+}
+
+bool server::tls() const noexcept { return state_->tls != nullptr; }
+
+void server::reload_tls() {
+    if (state_->tls)
+        state_->tls->reload();
 }
 
 void server::reopen_access_log() {

@@ -12,11 +12,11 @@
 #include "server/request_parser.hpp"
 #include "server/request_reader.hpp"
 #include "server/response_writer.hpp"
+#include "server/tls_session.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/core/read_size.hpp>
@@ -117,6 +117,7 @@ public:
     net::awaitable<void> run();
 
 private:
+    void close();
     net::awaitable<bool> wait_for_request();
     net::awaitable<error_code> read(request_reader& reader, bool (request_reader::*enough)() const);
     net::awaitable<error_code> read_body(request_reader& reader);
@@ -155,6 +156,13 @@ error_code session::timed(const error_code& ec) const {
 }
 
 net::awaitable<void> session::run() {
+    if (conn_->tls_context) {
+        const bool secured = co_await tls_handshake(*conn_, ctx_.options.tls_handshake_timeout);
+        if (!secured) {
+            close();
+            co_return;
+        }
+    }
     for (;;) { // no co_await inside && : g++ 12 miscompiles it
         const bool waiting = co_await wait_for_request();
         if (!waiting)
@@ -163,6 +171,11 @@ net::awaitable<void> session::run() {
         if (!served)
             break;
     }
+    co_await send_close_notify(*conn_);
+    close();
+}
+
+void session::close() {
     error_code ignored;
     conn_->never_expire();
     conn_->socket.shutdown(net::ip::tcp::socket::shutdown_send, ignored);
@@ -174,14 +187,13 @@ net::awaitable<void> session::run() {
 net::awaitable<bool> session::wait_for_request() {
     if (buffer_.size() > 0)
         co_return true;
-    error_code unread;
     const bool stopping = conn_->closing;
-    if (stopping && !conn_->fresh && conn_->socket.available(unread) == 0)
+    if (stopping && !conn_->fresh && conn_->unread() == 0)
         co_return false; // stopping, and no further request has arrived
 
     conn_->idle = true;
     conn_->expire_after(stopping ? fresh_connection_grace : ctx_.options.idle_timeout);
-    auto [ec, n] = co_await conn_->socket.async_read_some(buffer_.prepare(4096), use_tuple);
+    auto [ec, n] = co_await conn_->read_some(buffer_.prepare(4096));
     conn_->idle = false;
     conn_->fresh = false;
     buffer_.commit(n);
@@ -205,9 +217,9 @@ net::awaitable<error_code> session::read(request_reader& reader,
         const std::size_t room = beast::read_size(buffer_, 64 * 1024);
         if (room == 0) // cannot happen: the reader refuses a head over the limit first
             co_return http::error::buffer_overflow;
-        auto [ec, n] = co_await conn_->socket.async_read_some(buffer_.prepare(room), use_tuple);
+        auto [ec, n] = co_await conn_->read_some(buffer_.prepare(room));
         buffer_.commit(n);
-        if (ec == net::error::eof)
+        if (ec && end_of_stream(ec))
             co_return http::error::partial_message;
         if (ec)
             co_return ec;
@@ -220,7 +232,7 @@ net::awaitable<error_code> session::read_body(request_reader& reader) {
     if (parser.expects_continue() && parser.version() >= 11) {
         static constexpr std::string_view go_on = "HTTP/1.1 100 Continue\r\n\r\n";
         conn_->expire_after(ctx_.options.write_timeout);
-        auto [ec, n] = co_await net::async_write(conn_->socket, net::buffer(go_on), use_tuple);
+        auto [ec, n] = co_await conn_->write(net::buffer(go_on));
         if (ec)
             co_return ec;
     }
@@ -283,6 +295,8 @@ net::awaitable<response> session::dispatch(request& req) {
     req.remote_port = conn_->remote_port;
     req.local_address = conn_->local_address;
     req.local_port = conn_->local_port;
+    if (conn_->tls)
+        req.scheme = "https"; // a trusted proxy's headers may still say otherwise
     if (proxy_peer_)
         apply_proxy_headers(ctx_.proxies, req);
     if (proxy_peer_ && (ctx_.metrics || ctx_.log)) {
@@ -321,16 +335,16 @@ net::awaitable<response> session::dispatch(request& req) {
 // sending side: the two look alike until a write fails), tells the call with total
 // cancellation, which cancels nothing (see executor::state::cancel); an ASGI application's
 // receive() then returns http.disconnect. Bytes of a pipelined request end the watch: the
-// client is still there, and they wait for their turn in the socket.
+// client is still there, and they wait for their turn in the socket. Over TLS a client's
+// close_notify is such bytes too: only its socket's close is seen.
 void session::watch_for_close() {
-    if (buffer_.size() > 0) // a pipelined request was read already
+    if (buffer_.size() > 0 || conn_->tls_pending() > 0) // a pipelined request is in already
         return;
     conn_->socket.async_wait(
         net::ip::tcp::socket::wait_read, [conn = conn_, call = conn_->calls](error_code ec) {
             if (ec || conn->calls != call)
                 return; // the call has ended (the wait was cancelled)
-            error_code unread;
-            if (conn->socket.available(unread) == 0) // end of stream, or an error
+            if (conn->unread() == 0) // end of stream, or an error
                 conn->call_cancel.emit(net::cancellation_type::total);
         });
 }
@@ -376,8 +390,10 @@ net::awaitable<void> session::reject(const error_code& ec, const request_reader&
 // After an error answer, the client may still be sending (the rest of a body over the limit):
 // closing with its bytes unread would send a reset that can destroy the answer before the
 // client reads it. So, as nginx's lingering_close: end the sending side, then read and discard
-// until the client closes, for at most linger_time and linger_bytes.
+// until the client closes, for at most linger_time and linger_bytes. Over TLS the sending side
+// ends with close_notify, and what still comes is discarded undecrypted.
 net::awaitable<void> session::linger() {
+    co_await send_close_notify(*conn_);
     error_code ec;
     conn_->socket.shutdown(net::ip::tcp::socket::shutdown_send, ec);
     if (ec)

@@ -1,7 +1,7 @@
 """A real `httpy serve` process on 127.0.0.1:0 and small real clients for the end-to-end tests.
 
-`Server` starts the binary, learns the port from its `httpy listening on` line, keeps draining
-stderr into a buffer (tests assert on log lines) and stops it with SIGTERM. `read_response` parses
+`Server` starts the binary, learns the port from its `httpy listening on` line (http or https),
+keeps draining stderr into a buffer (tests assert on log lines) and stops it with SIGTERM. `read_response` parses
 responses off a raw socket so pipelined answers and malformed input can be checked byte by byte.
 """
 
@@ -21,7 +21,7 @@ WORKER = os.path.join(SOURCE, "examples", "worker.py")
 ASYNC_WORKER = os.path.join(SOURCE, "examples", "async_worker.py")
 APP = os.path.join(SOURCE, "tests", "data", "serve_app.py")
 
-LISTENING = re.compile(r"httpy listening on http://127\.0\.0\.1:(\d+)")
+LISTENING = re.compile(r"httpy listening on https?://127\.0\.0\.1:(\d+)")
 START_TIMEOUT = 30.0
 
 

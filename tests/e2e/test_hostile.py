@@ -8,7 +8,9 @@ listed in docs/hostile-requests.md instead of failing the run, and it fails the 
 server answers it correctly (remove the mark then). The server never gets a pass on staying
 alive: a case after which it stops serving fails whether or not it is marked.
 
-One test method per category, one subTest per case; one server for the module.
+One test method per category, one subTest per case; one server for the module. `HostileRunner`
+runs them; a subclass may give it another server and connections (test_tls sends the same cases
+over TLS).
 """
 
 import importlib.util
@@ -111,11 +113,17 @@ def _check_answer(resp, err, allowed, body, sock, reader):
     return True, observed
 
 
-def run_case(case):
-    """Sends one case on a new connection; (ok, observed) where observed describes the answers."""
+def plain_connection():
+    return socket.create_connection(("127.0.0.1", server().port), timeout=READ_TIMEOUT)
+
+
+def run_case(case, connect=plain_connection, send_aside=True):
+    """Sends one case on a new connection from connect(); (ok, observed) where observed
+    describes the answers. `send_aside`: send from a thread (not for a TLS socket, which must not
+    be written and read by two threads at once; the server reads what it refuses on anyway)."""
     data = cases_doc.request_bytes(case)
     allowed = cases_doc.expected_answers(case)
-    sock = socket.create_connection(("127.0.0.1", server().port), timeout=READ_TIMEOUT)
+    sock = connect()
     reader = sock.makefile("rb")
 
     def send():
@@ -125,12 +133,16 @@ def run_case(case):
             if data:
                 sock.sendall(data)
             if case.get("half_close", True):
-                sock.shutdown(socket.SHUT_WR)
+                # The socket's own shutdown: an SSLSocket's would drop its TLS state.
+                socket.socket.shutdown(sock, socket.SHUT_WR)
         except OSError:
             pass  # the server closed first; its answer is what counts
 
-    sender = threading.Thread(target=send, daemon=True)
-    sender.start()
+    sender = threading.Thread(target=send, daemon=True) if send_aside else None
+    if sender:
+        sender.start()
+    else:
+        send()
     try:
         resp, err = _one_answer(reader)
         then = case.get("then") or []
@@ -147,22 +159,36 @@ def run_case(case):
                     break
         return ok, observed
     finally:
-        sender.join(READ_TIMEOUT)
+        if sender:
+            sender.join(READ_TIMEOUT)
         reader.close()
         sock.close()
 
 
-class HostileRequests(unittest.TestCase):
-    """One method per category of hostile_requests.json; every case is a subTest."""
+class HostileRunner:
+    """Runs the cases of a category against `server()` on connections from `connect()` (sent
+    aside when `send_aside`), the server checked after each; mixed into a TestCase."""
 
     maxDiff = None
+    send_aside = True
+
+    def server(self):
+        return server()
+
+    def connect(self):
+        return plain_connection()
+
+    def still_alive(self):
+        """(status, body) of GET /still/alive on a new connection."""
+        status, _, body = self.server().request("GET", "/still/alive", timeout=5)
+        return status, body
 
     def assert_still_serving(self, case_id):
-        srv = server()
+        srv = self.server()
         self.assertIsNone(srv.proc.poll(),
                           f"httpy serve exited after case {case_id}; log:\n{srv.log()[-3000:]}")
         try:
-            status, _, body = srv.request("GET", "/still/alive", timeout=5)
+            status, body = self.still_alive()
         except OSError as e:
             self.fail(f"the server stopped serving after case {case_id}: {e!r}")
         self.assertEqual((status, body), (200, b"/still/alive"),
@@ -175,7 +201,7 @@ class HostileRequests(unittest.TestCase):
         for case in cases:
             with self.subTest(case=case["id"]):
                 expected = cases_doc.show_expect(case["expect"])
-                ok, observed = run_case(case)
+                ok, observed = run_case(case, self.connect, self.send_aside)
                 reason = case.get("known_failure")
                 try:
                     if reason and ok:
@@ -193,6 +219,10 @@ class HostileRequests(unittest.TestCase):
         for _, case_id, expected, observed, reason in known_here:
             print(f"\nknown failure {category}/{case_id}: expected {expected}, got {observed}",
                   file=sys.stderr)
+
+
+class HostileRequests(HostileRunner, unittest.TestCase):
+    """One method per category of hostile_requests.json; every case is a subTest."""
 
     def test_framing(self):
         self.run_category("framing")
