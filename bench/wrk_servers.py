@@ -5,8 +5,9 @@ time (utime + stime over its process tree), medians with min-max, target verdict
 
 A server is a dict: "name", "cmd" (port -> argv, paths relative to the repository root), "stop"
 (the signal that stops it), "endpoints" [(row label, handler, path)], optional "workers" (how many
-processes count requests on their own; 1 by default) and optional "env" (extra environment
-variables). A cell is (server, row label, handler, path, connections); results are keyed
+processes count requests on their own; 1 by default), optional "env" (extra environment
+variables) and optional "scheme" ("https": checked and measured over TLS, the certificate not
+verified). A cell is (server, row label, handler, path, connections); results are keyed
 (row label, handler, connections), a list with one wrk result a run.
 """
 
@@ -19,6 +20,7 @@ import shlex
 import shutil
 import signal
 import socket
+import ssl
 import statistics
 import subprocess
 import sys
@@ -213,8 +215,12 @@ def command_line(server):
 # correctness
 
 
-def get(port, path, headers=()):
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+def get(port, path, headers=(), scheme="http"):
+    if scheme == "https":  # the benchmarks' own self-signed certificate: not verified
+        conn = http.client.HTTPSConnection("127.0.0.1", port, timeout=5,
+                                           context=ssl._create_unverified_context())
+    else:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
     try:
         conn.request("GET", path, headers=dict(h.split(": ", 1) for h in headers))
         r = conn.getresponse()
@@ -223,13 +229,13 @@ def get(port, path, headers=()):
         conn.close()
 
 
-def check(port, handler, path, workers=1):
+def check(port, handler, path, workers=1, scheme="http"):
     """None when the endpoint answers as the handler must, else what is wrong. With several
     workers each counts on its own, so the count is not checked."""
     if handler == "hello":
         numbers = []
         for _ in range(2):
-            status, body, r = get(port, path)
+            status, body, r = get(port, path, scheme=scheme)
             m = re.fullmatch(rb"request #(\d+)", body)
             if status != 200 or not m or r.getheader("X-Test") != "1":
                 return f"GET {path}: status {status}, X-Test {r.getheader('X-Test')!r}, body {body[:80]!r}"
@@ -238,7 +244,7 @@ def check(port, handler, path, workers=1):
             return f"GET {path}: counter went {numbers[0]} -> {numbers[1]}, not +1"
         return None
     query, headers = REQUESTS[handler]
-    status, body, r = get(port, path + query, headers)
+    status, body, r = get(port, path + query, headers, scheme)
     try:
         value = json.loads(body)
     except ValueError:
@@ -258,11 +264,11 @@ def to_ms(value, unit):
     return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
 
 
-def wrk_cmd(port, path, headers, connections, duration):
+def wrk_cmd(port, path, headers, connections, duration, scheme="http"):
     cmd = ["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency"]
     for h in headers:
         cmd += ["-H", h]
-    return cmd + [f"http://127.0.0.1:{port}{path}"]
+    return cmd + [f"{scheme}://127.0.0.1:{port}{path}"]
 
 
 def wrk(cmd, duration):
@@ -298,7 +304,8 @@ def measured(server, path, handler, connections, duration):
         return {"error": f"server exited with status {proc.returncode}"}
     query, headers = REQUESTS[handler]
     before = cpu_seconds(proc.pid)
-    r = wrk(wrk_cmd(server["port"], path + query, headers, connections, duration), duration)
+    r = wrk(wrk_cmd(server["port"], path + query, headers, connections, duration,
+                    server.get("scheme", "http")), duration)
     if r.get("requests"):
         r["cpu_us"] = (cpu_seconds(proc.pid) - before) / r["requests"] * 1e6
     return r
@@ -339,7 +346,8 @@ def check_servers(servers, failures):
         if why is None:
             for label, handler, path in s["endpoints"]:
                 try:
-                    why = check(s["port"], handler, path, s.get("workers", 1))
+                    why = check(s["port"], handler, path, s.get("workers", 1),
+                                s.get("scheme", "http"))
                 except (OSError, http.client.HTTPException) as e:
                     why = f"GET {path}: {e!r}"
                 if why:
@@ -359,14 +367,15 @@ def measure(cells, runs, duration, warmup, results, wrk_commands, label_width=26
     for s, label, handler, path, c in cells:
         query, headers = REQUESTS[handler]
         results[(label, handler, c)] = []
-        wrk_commands[(handler, c)] = shlex.join(wrk_cmd("PORT", path + query, headers, c, duration))
+        wrk_commands[(handler, c)] = shlex.join(wrk_cmd("PORT", path + query, headers, c, duration,
+                                                        s.get("scheme", "http")))
     total = len(cells) * (warmup + runs * duration)
     print(f"{len(cells)} cells, {runs} run(s) of {duration} s, warm-up {warmup} s: "
           f"about {total // 60} min {total % 60} s", file=sys.stderr)
 
     for s, label, handler, path, c in cells:  # warm-up
         query, headers = REQUESTS[handler]
-        wrk(wrk_cmd(s["port"], path + query, headers, c, warmup), warmup)
+        wrk(wrk_cmd(s["port"], path + query, headers, c, warmup, s.get("scheme", "http")), warmup)
     for run in range(runs):
         # Round-robin over every cell; each run starts one cell further on.
         order = cells[run % len(cells):] + cells[:run % len(cells)] if cells else []
