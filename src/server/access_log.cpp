@@ -122,12 +122,14 @@ void access_log::write(const exchange_record& r) {
         ++unreported_drops_;
         return;
     }
-    // The writer waits only on an empty queue, so only filling an empty one must wake it.
-    const bool was_empty = pending_.empty();
+    // The writer waits for a first line, then for a batch to gather: only the first line and
+    // the one that fills a batch must wake it.
+    const bool wake = pending_.empty() ||
+                      (pending_.size() < batch_bytes && pending_.size() + line.size() >= batch_bytes);
     pending_.append(line);
     queued_bytes_ += line.size();
     lock.unlock();
-    if (was_empty)
+    if (wake)
         wake_.notify_one();
 }
 
@@ -145,7 +147,10 @@ void access_log::flush() {
     std::unique_lock lock(mutex_);
     const std::uint64_t bytes = queued_bytes_;
     const std::uint64_t reopens = reopens_asked_;
+    ++flushes_asked_; // the writer writes what is pending without waiting for a batch
+    wake_.notify_one();
     progress_.wait(lock, [&] { return done_bytes_ >= bytes && reopens_done_ >= reopens; });
+    --flushes_asked_;
 }
 
 std::uint64_t access_log::dropped() const {
@@ -169,6 +174,11 @@ void access_log::run() {
         } else if (pending_.empty()) {
             break; // stopping, and everything is written
         } else {
+            // Let a batch gather; write() does not wake the writer for the lines that follow.
+            wake_.wait_for(lock, batch_delay, [&] {
+                return stopping_ || flushes_asked_ != 0 || reopens_done_ != reopens_asked_ ||
+                       pending_.size() >= batch_bytes;
+            });
             batch_.swap(pending_);
             lock.unlock();
             const std::uint64_t lost = write_batch(batch_);

@@ -33,6 +33,11 @@ class trusted_proxies;
 /// may be on the way (Go's Shutdown gives new connections a grace too).
 inline constexpr std::chrono::milliseconds fresh_connection_grace{1000};
 
+/// How long, once a stop has begun, the listener still accepts the connections whose handshake
+/// was under way (new ones are no longer let in, see `stop_new_handshakes`) before it closes:
+/// a round trip on any network a proxy shares with the server.
+inline constexpr std::chrono::milliseconds handshake_grace{100};
+
 /// How long connections still open at the drain deadline get to send the 503 that answers
 /// their cancelled calls (and a response being written to finish) before they are closed.
 inline constexpr std::chrono::milliseconds close_grace{500};

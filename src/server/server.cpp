@@ -5,6 +5,7 @@
 #include "server/connection.hpp"
 #include "server/access_log.hpp"
 #include "server/forwarded.hpp"
+#include "server/handshake_filter.hpp"
 #include "server/http_metrics.hpp"
 #include "server/tls_context.hpp"
 
@@ -84,6 +85,7 @@ struct server::state : std::enable_shared_from_this<server::state> {
     void accept_backlog();
     void sweep();
     void begin_stop();
+    void close_listener();
     void close_idle();
     void end_drain();
     void force_close();
@@ -356,8 +358,21 @@ std::size_t server::connections() const noexcept {
     return state_->open.size();
 }
 
-// On the acceptor's strand.
+// On the acceptor's strand. New handshakes stop first; those under way get `handshake_grace` to
+// complete and be accepted before the listener closes (see stop_new_handshakes).
 void server::state::begin_stop() {
+    context.keep_alive_ended.store(true, std::memory_order_relaxed); // from now on, every response
+    if (!detail::stop_new_handshakes(acceptor.native_handle()))
+        return close_listener();
+    drain_timer.expires_after(detail::handshake_grace);
+    drain_timer.async_wait([self = shared_from_this()](error_code ec) {
+        if (!ec)
+            self->close_listener();
+    });
+}
+
+// On the acceptor's strand.
+void server::state::close_listener() {
     accept_backlog();
     {
         std::lock_guard lock(mu);
