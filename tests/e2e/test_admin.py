@@ -135,7 +135,8 @@ class ProbesTest(unittest.TestCase):
             for tag in ("a", "b"):
                 threading.Thread(target=server.request, daemon=True,
                                  args=("GET", f"/sleep?seconds=3&tag={tag}")).start()
-            server.wait_for_log("serve_app: sleep a started")
+            # whichever started first holds the one thread; the other then waits in the queue
+            server.wait_for_log(re.compile(r"serve_app: sleep [ab] started"))
             deadline = time.monotonic() + 2.5
             while time.monotonic() < deadline:
                 status, _, body = metrics_fixture.get(server.admin, "/readyz")
