@@ -12,12 +12,6 @@ namespace httpy::cli {
 
 namespace {
 
-server_options admin_options(const std::string& bind) {
-    server_options where;
-    parse_bind(bind, where, "--admin-bind");
-    return admin_server_options(where.host, where.port);
-}
-
 void write_python_load(metrics_writer& out, const executor& python) {
     const executor_load load = python.load();
     const label_set none;
@@ -47,6 +41,12 @@ std::optional<std::string> why_not_ready(const executor& python, const std::atom
 
 } // namespace
 
+server_options admin_bind_options(const std::string& bind) {
+    server_options where;
+    parse_bind(bind, where, "--admin-bind");
+    return admin_server_options(where.host, where.port);
+}
+
 void write_serving_metrics(metrics_writer& out, const server& http, const executor& python) {
     http.write_metrics(out);
     write_python_load(out, python);
@@ -56,12 +56,12 @@ void write_serving_metrics(metrics_writer& out, const server& http, const execut
 admin_listener::admin_listener(boost::asio::io_context& ioc, const std::string& bind,
                                const server& http, const executor& python,
                                const std::atomic<bool>& draining)
-    : host_(admin_options(bind).host),
+    : options_(admin_bind_options(bind)),
       routes_(admin_router({
           .metrics =
               [&http, &python](metrics_writer& out) { write_serving_metrics(out, http, python); },
           .not_ready = [&python, &draining] { return why_not_ready(python, draining); },
       })),
-      server_(ioc, routes_, admin_options(bind)) {}
+      server_(ioc, routes_, options_) {}
 
 } // namespace httpy::cli

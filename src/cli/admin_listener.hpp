@@ -17,6 +17,10 @@ class metrics_writer;
 
 namespace httpy::cli {
 
+/// The options of the admin listener's server on `bind` (`--admin-bind`, see
+/// `admin_server_options`). Throws: std::invalid_argument for a malformed `bind`.
+server_options admin_bind_options(const std::string& bind);
+
 /// Writes what one serving process reports on `/metrics`: `http`'s request metrics, the Python
 /// load of `python`, the process metrics.
 void write_serving_metrics(metrics_writer& out, const server& http, const executor& python);
@@ -40,10 +44,10 @@ public:
     unsigned short port() const noexcept { return server_.port(); }
 
     /// The address it listens on, as given.
-    const std::string& host() const noexcept { return host_; }
+    const std::string& host() const noexcept { return options_.host; }
 
 private:
-    std::string host_;
+    server_options options_;
     router routes_;
     server server_;
 };

@@ -1,6 +1,5 @@
 #include "cli/serve_command.hpp"
 
-#include "httpy/admin.hpp"
 #include "httpy/app.hpp"
 #include "httpy/metrics.hpp"
 #include "httpy/config_error.hpp"
@@ -294,11 +293,8 @@ int supervise_workers(const serve_options& options) {
     supervision.stop_timeout = options.drain_delay + options.http.drain_timeout + stop_margin;
     if (options.reload)
         supervision.watch_sources = source_folder(options.app.handler);
-    if (!options.admin_bind.empty()) {
-        server_options where;
-        parse_bind(options.admin_bind, where, "--admin-bind");
-        supervision.admin = admin_server_options(where.host, where.port);
-    }
+    if (!options.admin_bind.empty())
+        supervision.admin = admin_bind_options(options.admin_bind);
     return supervise(
         supervision,
         [&](worker_link& link) {

@@ -179,17 +179,26 @@ std::vector<hop> x_forwarded_hops(const fields& headers) {
     return hops;
 }
 
+// A hop whose node is an address, with that address.
+struct client_hop {
+    const hop* at = nullptr;
+    net::ip::address address;
+};
+
 // The client among `hops`: the rightmost that is not trusted, else the leftmost; a hop that is
 // not an address stops the walk at the (trusted) hop to its right.
-const hop* client_of(const std::vector<hop>& hops, const trusted_proxies& proxies) {
+std::optional<client_hop> client_of(const std::vector<hop>& hops, const trusted_proxies& proxies) {
+    std::optional<client_hop> nearer; // the hop to the right of this one, trusted
     for (std::size_t i = hops.size(); i-- > 0;) {
         const auto address = parse_address(hops[i].node);
         if (!address)
-            return i + 1 < hops.size() ? &hops[i + 1] : nullptr;
+            return nearer;
+        const client_hop here{&hops[i], *address};
         if (!proxies.trusts(*address) || i == 0)
-            return &hops[i];
+            return here;
+        nearer = here;
     }
-    return nullptr;
+    return std::nullopt;
 }
 
 } // namespace
@@ -267,12 +276,12 @@ void apply_proxy_headers(const trusted_proxies& proxies, request& req) {
         return;
     }
     const auto hops = h.contains("Forwarded") ? forwarded_hops(h) : x_forwarded_hops(h);
-    const hop* client = client_of(hops, proxies);
+    const auto client = client_of(hops, proxies);
     if (!client)
         return;
-    const hop chosen = *client; // its views point into the headers, which the Host may replace
+    const hop chosen = *client->at; // its views point into the headers, which the Host may replace
     std::string host(chosen.host);
-    req.remote_address = parse_address(chosen.node)->to_string();
+    req.remote_address = client->address.to_string();
     req.remote_port = chosen.port;
     apply_scheme_and_host({.proto = chosen.proto, .host = host}, req);
 }

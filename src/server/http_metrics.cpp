@@ -61,34 +61,22 @@ void http_metrics::write_requests(metrics_writer& out) const {
 }
 
 void http_metrics::write_histograms(metrics_writer& out) const {
-    struct family {
-        const char* name;
-        const char* help;
-        const bucket_counts<duration_bounds.size()> route_series::*durations;
-        const bucket_counts<size_bounds.size()> route_series::*sizes;
-    };
-    static constexpr family families[] = {
-        {"http_request_duration_seconds",
-         "Time from a request's first byte to its response's last, by method and route.",
-         &route_series::duration, nullptr},
-        {"http_request_body_size_bytes", "Request body sizes, by method and route.", nullptr,
-         &route_series::request_bytes},
-        {"http_response_body_size_bytes", "Response body sizes, by method and route.", nullptr,
-         &route_series::response_bytes},
-    };
     std::lock_guard lock(mu_);
-    for (const family& f : families) {
-        out.histogram(f.name, f.help);
+    const auto family = [&](const char* name, const char* help, auto counts, const auto& bounds) {
+        out.histogram(name, help);
         for (const auto& [key, series] : routes_) {
-            const auto labels = label_set().add("method", key.method).add("route", key.route);
-            if (f.durations)
-                out.observations(labels, duration_bounds, (series.*f.durations).counts,
-                                 (series.*f.durations).sum);
-            else
-                out.observations(labels, size_bounds, (series.*f.sizes).counts,
-                                 (series.*f.sizes).sum);
+            const auto& observed = series.*counts;
+            out.observations(label_set().add("method", key.method).add("route", key.route),
+                             bounds, observed.counts, observed.sum);
         }
-    }
+    };
+    family("http_request_duration_seconds",
+           "Time from a request's first byte to its response's last, by method and route.",
+           &route_series::duration, duration_bounds);
+    family("http_request_body_size_bytes", "Request body sizes, by method and route.",
+           &route_series::request_bytes, size_bounds);
+    family("http_response_body_size_bytes", "Response body sizes, by method and route.",
+           &route_series::response_bytes, size_bounds);
 }
 
 void http_metrics::write_refusals(metrics_writer& out) const {
